@@ -10,6 +10,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from shared import parent_death
+
 # subcommand -> (module, function taking argv and returning an exit code, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "up": ("elasticthought.up", "main", "run all four services in one process on embedded backends"),
@@ -57,6 +59,7 @@ def usage() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    parent_death.arm_from_environment()  # a trainer dies with its worker: armed before anything else
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("-h", "--help", "help"):
         print(usage())

@@ -51,6 +51,9 @@ class Settings(BaseSettings):
         "deployments or test runs share one broker vhost without consuming each other's queues"))
     mongo_url: str = Field(default="mongodb://127.0.0.1:27017/", description="MongoDB URL of the event store")
     mongo_db: str = Field(default="elasticthought", description="MongoDB database of the event store")
+    mongo_timeout_s: float = Field(default=5.0, gt=0, description=(
+        "how long an event store call waits for a reachable MongoDB before failing as unavailable "
+        "(the API then answers 503)"))
     s3_endpoint: str | None = Field(default=None, description=(
         "S3 endpoint URL (MinIO, SeaweedFS, ...); unset: AWS S3 itself"))
     s3_region: str = Field(default="us-east-1", description="S3 region")
@@ -106,6 +109,17 @@ class Settings(BaseSettings):
         "how often live streams (job log `?follow=true`, /v1/events) look for new events"))
     api_sse_heartbeat_s: float = Field(default=15.0, gt=0, description=(
         "idle SSE streams get a comment this often so proxies keep them open"))
+    classify_sync_max_images: int = Field(default=16, ge=0, description=(
+        "a classify request with more images than this runs as a classify job (202, like `?async=true`) "
+        "instead of answering at once"))
+    classify_job_max_images: int = Field(default=1000, ge=1, description=(
+        "most images one classify job takes (413 beyond it)"))
+    classifier_cache_size: int = Field(default=8, ge=0, description=(
+        "classifiers a process keeps loaded in memory for classify calls (least recently used dropped; 0: none)"))
+    classify_max_image_bytes: int = Field(default=10 * 1024 * 1024, ge=1, description=(
+        "largest image a classify request may send or name by URL (413 beyond it)"))
+    classify_url_timeout_s: float = Field(default=30.0, gt=0, description=(
+        "fetching one image URL of a classify request, redirects included"))
 
     storage_concurrency: int = Field(default=2, ge=1, description=(
         "ingests and dataset builds one storage process runs at once"))
@@ -115,6 +129,9 @@ class Settings(BaseSettings):
         "scratch space for archives and builds; default `<data_dir>/storage-work`"))
     storage_cache_bytes: int = Field(default=10 * 1024**3, ge=0, description=(
         "extracted datafiles kept in the work dir for later builds"))
+    snapshot_keep_last: int = Field(default=5, ge=0, description=(
+        "snapshots kept per training job, the newest; older ones are deleted (the one a requeue resumes "
+        "from and the final one always stay); 0 keeps all"))
     max_datafile_bytes: int = Field(default=4 * 1024**3, ge=1, description=(
         "largest datafile archive, uploaded or fetched from a URL"))
     allow_private_urls: bool = Field(default=False, description=(
@@ -128,3 +145,16 @@ class Settings(BaseSettings):
     url_min_rate_bytes_s: int = Field(default=1024, ge=0, description=(
         "a body arriving slower than this on average over `url_rate_window_s` is abandoned"))
     url_rate_window_s: float = Field(default=30.0, gt=0, description="window of the minimum-rate check")
+
+    webhook_allow_private: bool = Field(default=False, description=(
+        "let webhook URLs reach private, loopback, link-local and reserved addresses (closed networks, tests); "
+        "apart from `allow_private_urls`, which is for datafile downloads"))
+    webhook_retry_base_s: float = Field(default=10.0, gt=0, description=(
+        "first retry delay of a failed webhook delivery; later ones are 3, 6, 12, 30, 60, 120 and 180 times it "
+        "(+-20 % jitter), and a delivery fails once 360 times it (an hour by default) has passed"))
+    webhook_timeout_s: float = Field(default=10.0, gt=0, description=(
+        "one webhook delivery attempt, connecting included; the receiver's body is never read"))
+    webhook_concurrency: int = Field(default=16, ge=1, description=(
+        "webhook deliveries in flight at once; one webhook gets at most a quarter of them"))
+    webhook_lease_s: float = Field(default=15.0, gt=0, description=(
+        "lease of the one API instance that sends webhook deliveries, renewed every third of it"))

@@ -16,6 +16,7 @@ from services.api.auth import TokenVerifier, auth_middleware
 from services.api.keys import (
     BACKENDS,
     BUS_PROBE,
+    CLASSIFIERS,
     LOG_TAIL,
     PUBLISHER,
     READ_MODEL,
@@ -29,6 +30,8 @@ from services.api.readmodel import ReadModel
 from services.api.readmodel.registry import PROJECTIONS
 from services.api.routes import add_routes
 from services.api.training.tail import LogTail
+from services.api.webhooks.lifecycle import webhooks_ctx
+from services.worker.classify.cache import ClassifierCache
 from shared.blobs import BlobStore
 from shared.bus import Bus
 from shared.bus.outbox import EventPublisher
@@ -48,6 +51,7 @@ def create_app(
     app.cleanup_ctx.append(_bus_probe)
     app.cleanup_ctx.append(_pipeline)
     app.cleanup_ctx.append(_log_tail)
+    app.cleanup_ctx.append(webhooks_ctx)
     app.on_shutdown.append(_end_streams)
     add_routes(app)
     return app
@@ -80,6 +84,7 @@ async def _pipeline(app: web.Application) -> AsyncIterator[None]:
     app[READ_MODEL] = ReadModel(backends.store, PROJECTIONS, max_tenants=settings.api_read_model_tenants)
     app[VERIFIER] = TokenVerifier(backends.store, admin, ttl_s=settings.api_token_cache_s)
     app[SOLVER_CHECKS] = asyncio.Semaphore(2)
+    app[CLASSIFIERS] = ClassifierCache(settings.classifier_cache_size)
     yield
 
 

@@ -1,8 +1,10 @@
 """Errors as RFC 9457 problem details (`application/problem+json`), for every route.
 
 Clients get one machine-readable error shape whatever went wrong: an unknown route, a wrong
-method, a validation error raised by a handler, or a bug (500, without internals in the body;
-the traceback goes to the log with the request's correlation id).
+method, a validation error raised by a handler, an event store that is unreachable (503 with
+`Retry-After`: the request may well succeed later, and load balancers and clients know to retry),
+or a bug (500, without internals in the body; the traceback goes to the log with the request's
+correlation id).
 """
 
 from __future__ import annotations
@@ -14,9 +16,12 @@ from typing import Any
 import structlog
 from aiohttp import web
 
+from shared.eventstore import StoreUnavailable
+
 log = structlog.get_logger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
+STORE_RETRY_AFTER_S = 5  # the Retry-After of a 503 while the event store is unreachable
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -58,6 +63,10 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
         if e.status < 400 or e.content_type == PROBLEM_JSON:
             raise
         return problem(e.status, _detail(e, request), headers=_kept_headers(e))
+    except StoreUnavailable as e:  # a backend outage is not a bug: tell clients to come back
+        log.warning("request_store_unavailable", method=request.method, path=request.path, error=str(e))
+        return problem(503, "the event store is unavailable; try again shortly",
+                       headers={"Retry-After": str(STORE_RETRY_AFTER_S)})
     except Exception:
         log.exception("request_failed", method=request.method, path=request.path)
         return problem(500, "the server failed to handle this request")

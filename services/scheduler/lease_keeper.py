@@ -25,9 +25,10 @@ log = structlog.get_logger(__name__)
 class LeaseKeeper:
     def __init__(
         self, store: EventStore, publisher: EventPublisher, owner: str, duration: timedelta,
-        *, clock: Callable[[], datetime] = now_utc,
+        *, clock: Callable[[], datetime] = now_utc, stream: str = LEASE_STREAM,
     ) -> None:
         self.store = store
+        self.stream = stream  # another single-active role (the webhook sender) keeps its own lease stream
         self.publisher = publisher
         self.owner = owner
         self.duration = duration
@@ -49,7 +50,7 @@ class LeaseKeeper:
 
     async def refresh(self) -> domain.Lease:
         """Fold the stream's events we have not seen yet."""
-        for envelope in await self.store.read_stream(SYSTEM_TENANT, LEASE_STREAM, from_version=self.lease.version + 1):
+        for envelope in await self.store.read_stream(SYSTEM_TENANT, self.stream, from_version=self.lease.version + 1):
             self.lease = domain.evolve(self.lease, registry.decode(envelope))
         return self.lease
 
@@ -59,7 +60,7 @@ class LeaseKeeper:
         events = domain.decide(self.lease, command, self.clock())
         if events:
             envelopes = [
-                registry.envelope(event, tenant_id=SYSTEM_TENANT, stream_id=LEASE_STREAM,
+                registry.envelope(event, tenant_id=SYSTEM_TENANT, stream_id=self.stream,
                                   stream_version=self.lease.version + i)
                 for i, event in enumerate(events, start=1)
             ]

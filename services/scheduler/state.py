@@ -20,6 +20,7 @@ from services.scheduler import workers
 from shared.domain import job as job_domain
 from shared.domain.job import Job, Status
 from shared.events import Envelope, Event
+from shared.events.classify import ClassifyJobSubmitted, ClassifyJobSucceeded
 from shared.events.training import (
     TrainingJobAssigned,
     TrainingJobCancelled,
@@ -36,9 +37,10 @@ JobKey = tuple[str, str]
 
 # The job-stream types that decide queue membership and held capacity. A rebuild scans only these
 # (not the bulk of log and progress events); live, every job event is applied to keep versions whole.
+# Classify jobs share the lifecycle: only their first and last events differ.
 JOB_TYPES = tuple(t.type_name for t in (
     TrainingJobSubmitted, TrainingJobAssigned, TrainingJobStarted, TrainingJobSucceeded, TrainingJobFailed,
-    TrainingJobCancelRequested, TrainingJobCancelled, TrainingJobRequeued,
+    TrainingJobCancelRequested, TrainingJobCancelled, TrainingJobRequeued, ClassifyJobSubmitted, ClassifyJobSucceeded,
 ))
 # Of those, the ones after which a new plan may assign something (capacity freed, job queued).
 PLANNING_TYPES = frozenset(JOB_TYPES) - {TrainingJobStarted.type_name, TrainingJobAssigned.type_name}

@@ -1,7 +1,9 @@
 """Where a tenant's datafiles and datasets lie in the blob store (inside `tenants/<tenant>/`).
 
 - `datafiles/<id>/archive`: the archive as uploaded, or as fetched from the submitted URL;
-- `datafiles/<id>/files/<class>/<name>`: the extracted, validated images;
+- `datafiles/<id>/files/pack-NNNNN.tar`: the extracted, validated images, packed (members named
+  `<class>/<name>`; the manifest lists the packs). Datafiles ingested before packs hold
+  `datafiles/<id>/files/<class>/<name>` instead, one blob per image, and a manifest without packs;
 - `datafiles/<id>/manifest.json`: the `DatafileManifest` (classes, files, sizes) that builds read;
 - `datasets/<id>/...`: the build outputs in `build_dataset`'s layout (see `dataset_build`).
 

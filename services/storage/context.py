@@ -17,6 +17,7 @@ from services.storage.cache import DatafileCache
 from services.storage.fetch_policy import FetchPolicy
 from services.storage.limits import ArchiveLimits
 from shared.blobs import BlobError, BlobNotFound, BlobStore
+from shared.blobs.packs import DEFAULT_PACK_BYTES
 from shared.bus import RetryableError
 from shared.bus.outbox import EventPublisher
 from shared.eventstore import EventStore, StoreUnavailable
@@ -35,6 +36,7 @@ class StorageContext:
     transfer_concurrency: int
     cache: DatafileCache
     heavy: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))
+    pack_bytes: int = DEFAULT_PACK_BYTES
 
     @classmethod
     def from_settings(cls, settings: Settings, store: EventStore, publisher: EventPublisher,

@@ -28,6 +28,8 @@ class DatafileManifest(BaseModel):
     """Everything later steps need to know about an extracted datafile, without listing its folder.
 
     `files` are sorted by path; `classes` by name, which is also label order in datasets.
+    `packs` name the blobs under the datafile's files prefix that hold `files` (see
+    `shared.blobs.packs`); empty in the manifests of datafiles stored one blob per file.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -38,6 +40,7 @@ class DatafileManifest(BaseModel):
     total_bytes: int = Field(ge=0)
     classes: tuple[DatafileClass, ...]
     files: tuple[DatafileFile, ...]
+    packs: tuple[str, ...] = ()
 
     @property
     def class_names(self) -> tuple[str, ...]:

@@ -2,7 +2,8 @@
 
 An upload's archive is already in the blob store; a URL is fetched into the same place first.
 Either way the archive is downloaded to scratch space, extracted and verified off the event loop,
-its files uploaded to `datafiles/<id>/files/<class>/<name>` with the manifest beside them
+its files uploaded as a few packs, `datafiles/<id>/files/pack-NNNNN.tar` (tars of `<class>/<name>`,
+see `shared.blobs.packs`: one blob per image made ingest slow), with the manifest beside them
 (`datafiles/<id>/manifest.json`, which dataset builds read), and only then is the outcome appended.
 
 Idempotence: a datafile that already has an outcome is not ingested again; a redelivery after a
@@ -27,7 +28,7 @@ from services.storage.errors import DatafileRejected
 from services.storage.http_fetch import fetch_http
 from services.storage.ingest import ingest_datafile
 from services.storage.s3_fetch import fetch_s3
-from services.storage.transfer import scratch_directory, upload_tree
+from services.storage.transfer import scratch_directory, upload_packed
 from shared.blobs import BlobInfo, BlobNotFound, InvalidBlobKey
 from shared.domain.datafile import Datafile, DatafileState, datafile_stream, evolve
 from shared.domain.streams import execute, load
@@ -93,7 +94,7 @@ class DatafileIngest:
         async with scratch_directory(self.context.work_dir) as scratch:
             try:
                 manifest = await self._extract(tenant_id, blob_path, scratch)
-                await self._publish_files(tenant_id, datafile_id, scratch / "files", manifest)
+                manifest = await self._publish_files(tenant_id, datafile_id, scratch, manifest)
             except DatafileRejected as rejected:
                 await self._reject(envelope, datafile_id, rejected)
                 return
@@ -137,17 +138,18 @@ class DatafileIngest:
             raise DatafileRejected("the uploaded archive is missing from the blob store") from e
         return await asyncio.to_thread(ingest_datafile, archive, scratch / "files", limits=self.context.limits)
 
-    async def _publish_files(self, tenant_id: str, datafile_id: str, root: Path, manifest: DatafileManifest) -> None:
-        """Replace whatever a crashed earlier attempt left with this attempt's files and manifest."""
-        blobs = self.context.blobs
+    async def _publish_files(self, tenant_id: str, datafile_id: str, scratch: Path,
+                             manifest: DatafileManifest) -> DatafileManifest:
+        """Replace whatever a crashed earlier attempt left with this attempt's packed files and manifest."""
+        blobs, context = self.context.blobs, self.context
         await blobs.delete_prefix(tenant_id, files_prefix(datafile_id))
-        try:
-            await upload_tree(blobs, tenant_id, root, files_prefix(datafile_id),
-                              concurrency=self.context.transfer_concurrency)
-        except InvalidBlobKey as e:
-            raise DatafileRejected("a file name cannot be stored", e.key.rsplit("/", 1)[-1]) from e
+        packs = await upload_packed(blobs, tenant_id, scratch / "files", [entry.path for entry in manifest.files],
+                                    files_prefix(datafile_id), scratch=scratch, pack_bytes=context.pack_bytes,
+                                    concurrency=context.transfer_concurrency)
+        manifest = manifest.model_copy(update={"packs": tuple(packs)})
         body = manifest.model_dump_json().encode()
         await blobs.put(tenant_id, manifest_path(datafile_id), _one(body), content_type="application/json")
+        return manifest
 
     async def _reject(self, envelope: Envelope, datafile_id: str, rejected: DatafileRejected) -> None:
         outcome = events.DatafileRejected(reason=rejected.reason[:2000], member=_short(rejected.member))

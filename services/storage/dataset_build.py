@@ -17,7 +17,10 @@ folders: download every blob under them, keeping the names. Lay the downloads ou
   ImageData layer, paths relative to `image_root`;
 - `image_root`: the dataset folder itself (`blob_prefix`): ImageData's `root_folder` is the local
   copy of it, with a trailing slash;
-- `train_images`, `test_images`: folders `images/train/`, `images/test/` of the PNGs the lists name;
+- `train_images`, `test_images`: folders `images/train/`, `images/test/` of the PNGs the lists name,
+  stored as packs (`shared.blobs.packs`): blobs `pack-NNNNN.tar` in the folder whose members are the
+  PNGs' paths relative to it (`<label>/<n>.png`); extract each into the folder. (Datasets built
+  before packs hold one blob per PNG there instead.)
 - `train_images_npy`, `test_images_npy`: packed (N, C, H, W) uint8 BGR arrays, row i = list line i
   = LMDB record i; `train_labels_npy`, `test_labels_npy`: their (N,) int32 labels.
 
@@ -40,8 +43,9 @@ from services.storage.datasets import MANIFEST_NAME, DatasetManifest, DatasetSpe
 from services.storage.decisions import dataset_building, decide_dataset_outcome
 from services.storage.errors import DatafileRejected
 from services.storage.images import ColorMode, ResizeMode
-from services.storage.transfer import download_files, scratch_directory, upload_tree
+from services.storage.transfer import download_files, download_packed, relative_files, scratch_directory, upload_files
 from shared.blobs import BlobNotFound
+from shared.blobs.packs import PackError
 from shared.domain import datafile as datafiles
 from shared.domain import dataset as datasets
 from shared.domain.streams import execute, load
@@ -106,12 +110,13 @@ class DatasetBuild:
                 source, datafile_manifest), scratch_directory(self.context.work_dir) as scratch:
             try:
                 manifest = await asyncio.to_thread(build_dataset, source, datafile_manifest, scratch / "dataset",
-                                                   _spec(request))
+                                                   _spec(request), pack_bytes=self.context.pack_bytes)
             except DatafileRejected as rejected:
                 raise BuildFailed(str(rejected)) from rejected
             await self.context.blobs.delete_prefix(tenant_id, prefix)  # what a crashed attempt left
-            await upload_tree(self.context.blobs, tenant_id, scratch / "dataset", prefix,
-                              concurrency=self.context.transfer_concurrency)
+            paths = await asyncio.to_thread(relative_files, scratch / "dataset")  # the PNGs are in a few packs
+            await upload_files(self.context.blobs, tenant_id, scratch / "dataset", paths, prefix,
+                               concurrency=self.context.transfer_concurrency)
         return _built(prefix, manifest)
 
     def _downloader(self, tenant_id: str, datafile_id: str) -> Fill:
@@ -122,13 +127,24 @@ class DatasetBuild:
             try:
                 body = b"".join([chunk async for chunk in blobs.get(tenant_id, manifest_path(datafile_id))])
                 manifest = DatafileManifest.model_validate_json(body)
-                await download_files(blobs, tenant_id, files_prefix(datafile_id), (f.path for f in manifest.files),
-                                     folder / FILES, concurrency=self.context.transfer_concurrency)
+                await self._download_files(tenant_id, datafile_id, manifest, folder / FILES)
             except BlobNotFound as e:
                 raise BuildFailed(f"the files of datafile {datafile_id} are gone (was it deleted?)") from e
+            except PackError as e:
+                raise BuildFailed(f"the stored files of datafile {datafile_id} are damaged ({e})") from e
             return manifest
 
         return fill
+
+    async def _download_files(self, tenant_id: str, datafile_id: str, manifest: DatafileManifest,
+                              target: Path) -> None:
+        paths = [entry.path for entry in manifest.files]
+        prefix, concurrency = files_prefix(datafile_id), self.context.transfer_concurrency
+        if manifest.packs:
+            await download_packed(self.context.blobs, tenant_id, prefix, manifest.packs, target,
+                                  expected=frozenset(paths), concurrency=concurrency)
+        else:  # ingested before packs: one blob per file
+            await download_files(self.context.blobs, tenant_id, prefix, paths, target, concurrency=concurrency)
 
     async def _record(self, envelope: Envelope, dataset_id: str, built: events.DatasetBuilt) -> None:
         appended = await self._decide(envelope, dataset_id, built)

@@ -6,7 +6,9 @@ Output directory (all paths in the manifest are relative to it):
 - `train_lmdb/`, `test_lmdb/`: Caffe Datum LMDBs, CHW uint8, BGR for colour (Data layer);
 - `mean.binaryproto`: mean of the train split, as compute_image_mean writes it;
 - `images/<split>/<label>/<n>.png` and `train.txt`, `test.txt`: ImageData layer inputs (list paths
-  are relative to the dataset directory: give the layer `root_folder: "<dataset dir>/"`);
+  are relative to the dataset directory: give the layer `root_folder: "<dataset dir>/"`); with
+  `pack_bytes` the PNGs are written into packs `images/<split>/pack-NNNNN.tar` instead (members
+  `<label>/<n>.png`, see `shared.blobs.packs`), which is how the storage service stores them;
 - `<split>_images.npy` (N, C, H, W uint8, BGR) and `<split>_labels.npy` (N, int32): the packed
   form our torch engine memory-maps; row i is LMDB record i and list line i;
 - `manifest.json`: the `DatasetManifest` returned.
@@ -93,10 +95,12 @@ class DatasetManifest(BaseModel):
 
 
 def build_dataset(
-    datafile_dir: str | Path, datafile: DatafileManifest, output_dir: str | Path, spec: DatasetSpec
+    datafile_dir: str | Path, datafile: DatafileManifest, output_dir: str | Path, spec: DatasetSpec,
+    *, pack_bytes: int | None = None,
 ) -> DatasetManifest:
     """Build the dataset `spec` describes from an extracted datafile into `output_dir` (absent or empty).
 
+    `pack_bytes`: write the PNGs into packs of about that size rather than one file each.
     CPU- and disk-bound and synchronous: run it in a worker thread or process.
     """
     source = Path(datafile_dir)
@@ -109,8 +113,8 @@ def build_dataset(
     shape = (spec.color.channels, spec.height, spec.width)
     with staged_directory(output_dir) as root:
         noise = np.random.default_rng([spec.seed, 1])  # fill/half_crop borders, reproducibly
-        train = _write_split(root, "train", split, source, spec, noise, len(labels))
-        test = _write_split(root, "test", split, source, spec, noise, len(labels))
+        train = _write_split(root, "train", split, source, spec, noise, len(labels), pack_bytes)
+        test = _write_split(root, "test", split, source, spec, noise, len(labels), pack_bytes)
         (root / LABELS_NAME).write_text("".join(f"{name}\n" for name in labels), encoding="utf-8")
         manifest = _manifest(root, datafile, spec, shape, train, test)
         (root / MANIFEST_NAME).write_text(manifest.model_dump_json(indent=2), encoding="utf-8")
@@ -119,10 +123,11 @@ def build_dataset(
 
 def _write_split(
     root: Path, name: str, split: Split, source: Path, spec: DatasetSpec, noise: np.random.Generator, classes: int,
+    pack_bytes: int | None,
 ) -> SplitManifest:
     part = split.train if name == "train" else split.test
     shape = (spec.color.channels, spec.height, spec.width)
-    with SplitWriter(root, name, len(part), shape, encoding=spec.lmdb_encoding) as writer:
+    with SplitWriter(root, name, len(part), shape, encoding=spec.lmdb_encoding, pack_bytes=pack_bytes) as writer:
         for example in part:
             writer.add(_prepared(source, example, spec, noise), example.label)
     if name == "train":

@@ -13,8 +13,8 @@ import time
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass, field
 
-from services.storage.addresses import IPAddress, refusal
 from services.storage.errors import DatafileRejected
+from shared.addresses import IPAddress, refusal
 from shared.settings import Settings
 
 MAX_REDIRECTS = 5

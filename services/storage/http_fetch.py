@@ -20,9 +20,9 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 from yarl import URL
 
-from services.storage.addresses import parse_address
 from services.storage.errors import DatafileRejected
 from services.storage.fetch_policy import FetchPolicy, check_declared_size, guarded
+from shared.addresses import parse_address
 
 T = TypeVar("T")
 Sink = Callable[[AsyncIterable[bytes]], Awaitable[T]]

@@ -21,6 +21,7 @@ import math
 from collections.abc import Iterable
 from enum import StrEnum
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import numpy.typing as npt
@@ -60,8 +61,8 @@ class ImageProblem(Exception):
     """Why one file is not a usable image; collected per file, then reported together."""
 
 
-def load_image(path: Path, color: ColorMode, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> HWC:
-    """Decode a whole image file into HWC uint8; raises `ImageProblem` saying what is wrong."""
+def load_image(path: Path | BinaryIO, color: ColorMode, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> HWC:
+    """Decode a whole image (a file, or an open binary stream) into HWC uint8; raises `ImageProblem` if unusable."""
     try:
         with Image.open(path, formats=ACCEPTED_FORMATS) as picture:
             _check_header(picture, max_pixels)

@@ -1,8 +1,9 @@
-"""The storage service: consumes the datafile, dataset and snapshot events of every tenant.
+"""The storage service: consumes the datafile, dataset and snapshot events of every tenant, and job ends.
 
-Its queue is bound by topic to those stream kinds; each event goes through the idempotent
+Its queue is bound by topic to those stream kinds, and to the terminal and `SnapshotSaved` events of
+job streams (only those: a job stream carries every log line of its trainer); each event goes through the idempotent
 consumer (a redelivery is acked without running twice) and the handler table (`handlers.py`):
-datafile ingest (uploads and URLs), dataset builds, and blob deletion.
+datafile ingest (uploads and URLs), dataset builds, blob deletion, and snapshot retention.
 """
 
 from __future__ import annotations
@@ -18,8 +19,12 @@ from shared.eventstore import EventStore
 
 log = structlog.get_logger(__name__)
 
-# `<tenant>.<stream kind>.<EventType>`: the stream kinds whose blobs this service owns.
-TOPICS = ("*.datafile.*", "*.dataset.*", "*.snapshot.*")
+# `<tenant>.<stream kind>.<EventType>`: the stream kinds whose blobs this service owns, and the
+# job ends after which a classify job's staged images are removed, and `SnapshotSaved`, on which
+# each job's snapshots are kept bounded (snapshot_retention).
+JOB_ENDS = ("TrainingJobFailed", "TrainingJobCancelled", "ClassifyJobSucceeded")
+TOPICS = ("*.datafile.*", "*.dataset.*", "*.snapshot.*", "*.job.SnapshotSaved",
+          *(f"*.job.{name}" for name in JOB_ENDS))
 
 
 class StorageService:

@@ -2,7 +2,10 @@
 
 Each image is decoded and resized once and then goes to every sink: the Datum LMDB (Caffe's Data
 layer), a PNG plus a list line (Caffe's ImageData layer), the packed arrays (our torch engine) and
-the running sum for the mean image. Only the packed array is dataset-sized, and it is a memmap, so
+the running sum for the mean image. With `pack_bytes` the PNGs go straight into tar packs in the
+image folder (`shared.blobs.packs`, members `<label>/<n>.png`) instead of one file each: the
+storage service stores them that way, and creating thousands of small files only to pack them
+afterwards was a good part of a build's time. Only the packed array is dataset-sized, and it is a memmap, so
 memory stays flat whatever the size of the dataset.
 
 Pixel layout everywhere except the PNGs is Caffe's: CHW, colour channels in BGR order (what
@@ -12,6 +15,7 @@ OpenCV hands Caffe's readers). PNGs hold ordinary RGB, which OpenCV reads back a
 from __future__ import annotations
 
 import contextlib
+import io
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -21,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
+from shared.blobs.packs import PackWriter
 from shared.caffe.datum import ImageEncoding
 from shared.caffe.datum_lmdb import DEFAULT_BATCH_SIZE, DatumLmdbWriter
 from shared.caffe.image_list import format_line
@@ -63,7 +68,7 @@ class SplitWriter:
 
     def __init__(
         self, root: Path, name: str, count: int, shape: tuple[int, int, int],
-        *, encoding: ImageEncoding | None = None,
+        *, encoding: ImageEncoding | None = None, pack_bytes: int | None = None,
     ) -> None:
         self.root = root
         self.paths = SplitPaths.named(name)
@@ -81,6 +86,10 @@ class SplitWriter:
         self._labels: np.memmap[Any, np.dtype[np.int32]] = np.lib.format.open_memmap(
             root / self.paths.packed_labels, mode="w+", dtype=np.int32, shape=(count,))
         self._label_dirs: set[int] = set()
+        self._pack: PackWriter | None = None
+        if pack_bytes is not None:
+            self._pack = PackWriter(root / self.paths.image_dir, pack_bytes)
+            self._stack.callback(self._pack.close)
 
     def add(self, image: npt.NDArray[np.uint8], label: int) -> None:
         """Append one resized HWC image with its label to every sink, at the same index."""
@@ -109,11 +118,17 @@ class SplitWriter:
             self._stack.close()
 
     def _save_png(self, image: npt.NDArray[np.uint8], label: int, relative: str) -> int:
+        picture = Image.fromarray(image[:, :, 0] if image.shape[2] == 1 else image)
+        if self._pack is not None:
+            buffer = io.BytesIO()
+            picture.save(buffer, format="PNG")
+            self._pack.add(relative.removeprefix(self.paths.image_dir + "/"), buffer.getvalue())
+            return buffer.tell()
         if label not in self._label_dirs:
             (self.root / self.paths.image_dir / str(label)).mkdir(parents=True, exist_ok=True)
             self._label_dirs.add(label)
         path = self.root / relative
-        Image.fromarray(image[:, :, 0] if image.shape[2] == 1 else image).save(path, format="PNG")
+        picture.save(path, format="PNG")
         return path.stat().st_size
 
     def __enter__(self) -> Self:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from services.worker.capabilities import Capabilities, detect
+from services.worker.classify_jobs.models import WorkerModels
+from services.worker.classify_jobs.run import ClassifyContext
 from services.worker.events import worker_stream
 from services.worker.handlers import handler_table
 from services.worker.service import WorkerService
@@ -41,7 +43,8 @@ def build_worker(settings: Settings, capabilities: Capabilities, backends: Backe
         blobs=backends.blobs, workspaces=workspaces, stop_grace_s=settings.worker_stop_grace_s,
         log_flush_s=settings.worker_log_flush_s, log_flush_lines=settings.worker_log_flush_lines,
     )
-    executor = JobExecutor(context, slots=capabilities.slots)
+    classify = ClassifyContext(context, WorkerModels(backends.blobs, settings.classifier_cache_size))
+    executor = JobExecutor(context, slots=capabilities.slots, classify=classify)
     return WorkerService(capabilities, backends.store, backends.bus,
                          handler_table(executor, worker_id=capabilities.worker_id),
                          heartbeat_interval_s=settings.worker_heartbeat_interval_s,

@@ -80,7 +80,10 @@ def _scan_into(root: Path, folder: str, key_prefix: str, out: list[FileEntry]) -
                 if key.startswith(key_prefix):
                     _scan_into(root, key, key_prefix, out)
             elif entry.is_file(follow_symlinks=False) and key.startswith(key_prefix):
-                st = entry.stat(follow_symlinks=False)
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except FileNotFoundError:
+                    continue  # deleted since the folder was read (a concurrent delete_prefix): not listed
                 out.append(FileEntry(key, st.st_size, _mtime(st.st_mtime)))
 
 

@@ -1,7 +1,14 @@
-"""The training job aggregate: its state folded from the job stream, and the decisions on it.
+"""The job aggregate: its state folded from the job stream, and the decisions on it.
 
 Pure functions, no I/O. Every service that writes to a job stream decides through here, so the
 rules (fencing by attempt, what cancel means in each state, what a requeue resumes from) exist once.
+
+A job is of one of two kinds. A training job starts with `TrainingJobSubmitted` and ends with
+`TrainingJobSucceeded`; a classify job (`shared.events.classify`) starts with `ClassifyJobSubmitted`
+and ends with `ClassifyJobSucceeded` (its results in the blob store). Everything in between
+(assignment, start, failure, cancel, requeue) is the same lifecycle, so the scheduler and the
+workers treat both alike. A classify job runs on our torch engine (inference needs no Caffe) with
+no GPUs, and keeps only its image count here: its inputs are read from its submission when it runs.
 """
 
 from __future__ import annotations
@@ -9,8 +16,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
+from typing import Literal
 
 from shared.events import Envelope, Event
+from shared.events.classify import ClassifyJobSubmitted, ClassifyJobSucceeded
+from shared.events.retention import SnapshotsPruned
 from shared.events.training import (
     Engine,
     SnapshotRef,
@@ -26,6 +36,8 @@ from shared.events.training import (
     TrainingLogAppended,
     TrainingProgressed,
 )
+
+JobKind = Literal["training", "classify"]
 
 
 class Status(StrEnum):
@@ -82,6 +94,11 @@ class Job:
     log_lines: int = 0
     reason: str | None = None
     ended_at: datetime | None = None
+    kind: JobKind = "training"
+    classifier_id: str | None = None  # classify jobs: the classifier, how many images, how many labels each
+    image_count: int = 0
+    top_k: int = 0
+    results_path: str | None = None  # classify jobs: the results' blob key, once succeeded
 
     @property
     def stream_id(self) -> str:
@@ -109,6 +126,8 @@ def evolve(job: Job | None, envelope: Envelope, event: Event) -> Job | None:
             priority=event.priority, max_iter=event.max_iter, submitted_by=event.submitted_by,
             submitted_at=envelope.occurred_at, version=envelope.stream_version,
         )
+    if isinstance(event, ClassifyJobSubmitted):
+        return _classify_job(envelope, event)
     if job is None:
         return None
     job = replace(job, version=envelope.stream_version)
@@ -121,12 +140,20 @@ def _apply(job: Job, envelope: Envelope, event: Event) -> Job:
                        engine=event.engine, gpus=tuple(event.gpus))
     if isinstance(event, TrainingJobCancelRequested):
         return replace(job, cancel_requested=True)
+    if isinstance(event, SnapshotsPruned):  # storage's retention: any state, no attempt
+        pruned = set(event.iterations)
+        return replace(job, snapshots=tuple(s for s in job.snapshots if s.iteration not in pruned))
     if isinstance(event, TrainingJobCancelled):
         return _end(job, envelope, Status.CANCELLED, "cancelled") if _current(job, event.attempt) else job
     if isinstance(event, TrainingJobFailed):
         return _end(job, envelope, Status.FAILED, event.reason) if _current(job, event.attempt) else job
     if not job.accepts(getattr(event, "attempt", None)):
         return job
+    return _attempt_event(job, envelope, event)
+
+
+def _attempt_event(job: Job, envelope: Envelope, event: Event) -> Job:
+    """An event of the live attempt: its worker's reports, or the requeue that abandons it."""
     if isinstance(event, TrainingJobStarted):
         return replace(job, status=Status.RUNNING)
     if isinstance(event, TrainingProgressed):
@@ -135,11 +162,22 @@ def _apply(job: Job, envelope: Envelope, event: Event) -> Job:
         return replace(job, log_lines=max(job.log_lines, event.first_line + len(event.lines) - 1))
     if isinstance(event, SnapshotSaved):
         return replace(job, snapshots=(*job.snapshots, event.snapshot))
-    if isinstance(event, TrainingJobSucceeded):
+    if isinstance(event, TrainingJobSucceeded) and job.kind == "training":  # each kind ends by its own event
         return replace(_end(job, envelope, Status.SUCCEEDED, None), iteration=event.iteration)
+    if isinstance(event, ClassifyJobSucceeded) and job.kind == "classify":
+        return replace(_end(job, envelope, Status.SUCCEEDED, None), results_path=event.results_path)
     if isinstance(event, TrainingJobRequeued):
         return replace(job, status=Status.QUEUED, worker_id=None, engine=None, gpus=())
     return job
+
+
+def _classify_job(envelope: Envelope, event: ClassifyJobSubmitted) -> Job:
+    return Job(
+        tenant_id=envelope.tenant_id, job_id=event.job_id, solver_id="", dataset_id="", engine_choice="torch",
+        gpus_requested=0, priority=event.priority, max_iter=0, submitted_by=event.submitted_by,
+        submitted_at=envelope.occurred_at, version=envelope.stream_version, kind="classify",
+        classifier_id=event.classifier_id, image_count=len(event.images), top_k=event.top_k,
+    )
 
 
 def _current(job: Job, attempt: int | None) -> bool:

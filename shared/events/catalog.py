@@ -8,14 +8,20 @@ from __future__ import annotations
 
 import services.scheduler.events
 import services.worker.events
+import shared.events.classify
 import shared.events.data
+import shared.events.retention
 import shared.events.tenancy
 import shared.events.training
+import shared.events.webhooks
 
 MODULES = (
     shared.events.tenancy,
     shared.events.data,
     shared.events.training,
+    shared.events.retention,
+    shared.events.classify,
+    shared.events.webhooks,
     services.worker.events,
     services.scheduler.events,
 )

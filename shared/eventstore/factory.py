@@ -20,4 +20,6 @@ async def open_event_store(settings: Settings) -> EventStore:
         return await open_sqlite_event_store(settings.data_dir / SQLITE_FILE)
     from shared.eventstore.mongo import open_mongo_event_store
 
-    return await open_mongo_event_store(settings.mongo_url, settings.mongo_db)
+    # The driver would otherwise wait 30 s for a server to come back before failing each call.
+    timeout_ms = round(settings.mongo_timeout_s * 1000)
+    return await open_mongo_event_store(settings.mongo_url, settings.mongo_db, serverSelectionTimeoutMS=timeout_ms)

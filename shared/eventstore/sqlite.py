@@ -38,6 +38,7 @@ class SqliteEventStore:
     def __init__(self, writer: GroupCommitWriter, reader: aiosqlite.Connection) -> None:
         self._writer = writer
         self._reader = reader
+        self._closed = False
 
     @property
     def writer(self) -> GroupCommitWriter:
@@ -115,6 +116,7 @@ class SqliteEventStore:
         await self._writer.submit(MarkHandledJob(consumer, event_id))
 
     async def close(self) -> None:
+        self._closed = True
         try:
             await self._writer.close()
         finally:
@@ -124,6 +126,8 @@ class SqliteEventStore:
         return [_decode(body, position) for body, position in await self._fetch(sql, params)]
 
     async def _fetch(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        if self._closed:  # aiosqlite would raise a bare ValueError: to callers the store is away
+            raise StoreUnavailable("the SQLite event store is closed")
         with _translated("read"):
             async with self._reader.execute(sql, params) as cursor:
                 return [tuple(row) for row in await cursor.fetchall()]

@@ -103,6 +103,20 @@ async def wait_snapshot(session: aiohttp.ClientSession, url: str, tenant: Tenant
         await asyncio.sleep(0.5)
 
 
+async def wait_kept_snapshots(session: aiohttp.ClientSession, url: str, tenant: Tenant, job_id: str,
+                              kept: list[int], timeout_s: float = 60.0) -> dict[int, int]:
+    """The job's listed snapshots (iteration -> attempt) once retention has left exactly `kept`."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        status, body = await call(session, "GET", f"{url}/v1/training-jobs/{job_id}/snapshots", tenant.token)
+        assert status == 200, body
+        attempts = {s["iteration"]: s["attempt"] for s in body["items"]}
+        if sorted(attempts) == kept:
+            return attempts
+        assert time.monotonic() < deadline, attempts
+        await asyncio.sleep(0.5)
+
+
 async def fetch_test_lmdb(env: dict[str, str], tenant_id: str, dataset_id: str, folder: Path) -> Path:
     """The dataset's test LMDB from the S3 blob store (as the storage service wrote it)."""
     settings = Settings.model_validate({key.removeprefix("ET_").lower(): value for key, value in env.items()})
@@ -154,10 +168,10 @@ async def test_five_jobs_on_two_worker_processes_and_a_killed_worker_job_resumes
         flag, state_file = resumed["argv"][-2:]
         assert flag == "--snapshot" and state_file.endswith(f"_iter_{FIRST_SNAPSHOT}.solverstate"), resumed
 
-        status, snapshots = await call(session, "GET", f"{url}/v1/training-jobs/{long_job}/snapshots", alpha.token)
-        assert status == 200, snapshots
-        attempts = {s["iteration"]: s["attempt"] for s in snapshots["items"]}
-        assert attempts[FIRST_SNAPSHOT] == 1 and attempts[LONG_ITERATIONS] == 2, attempts
+        # retention (ET_SNAPSHOT_KEEP_LAST, 5 by default) deletes the oldest of the six snapshots
+        kept = list(range(LONG_ITERATIONS - 4 * FIRST_SNAPSHOT, LONG_ITERATIONS + 1, FIRST_SNAPSHOT))
+        attempts = await wait_kept_snapshots(session, url, alpha, long_job, kept)
+        assert attempts[LONG_ITERATIONS] == 2, attempts
         caffemodel = await download(session, url + f"/v1/training-jobs/{long_job}/snapshots/{LONG_ITERATIONS}/"
                                     "caffemodel", alpha.token, tmp_path / "final.caffemodel")
         tenant_id = (await call(session, "GET", f"{url}/v1/me", alpha.token))[1]["tenant_id"]

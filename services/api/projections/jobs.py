@@ -1,10 +1,11 @@
-"""The training jobs of one tenant, folded from its log with the job aggregate's own `evolve`.
+"""The jobs of one tenant (training and classify), folded from its log with the job aggregate's `evolve`.
 
 The job's state is exactly what `shared.domain.job` says it is (the rules exist once); this view
 only adds what the API shows besides it: when the job was queued, assigned and started, and a
 histogram of dispatch latency (queued -> assigned) for `/metrics`. Log lines and parsed outputs
 are not kept here (they would grow memory with every job ever run): the log and metrics routes read
-the one job stream they need.
+the one job stream they need. Both kinds share the queue, so one view holds both; each route
+lists and finds only its own kind (`listed(kind=...)`, `JobRecord.job.kind`).
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from datetime import datetime
 
 from services.api.projections.histogram import Histogram
 from services.api.readmodel.projection import Projection
-from shared.domain.job import Job, Status, evolve
-from shared.events import Envelope, Event, training
+from shared.domain.job import Job, JobKind, Status, evolve
+from shared.events import Envelope, Event, classify, retention, training
 from shared.events.training import TrainingJobAssigned, TrainingJobRequeued, TrainingJobStarted
 
 JOB_STREAM_PREFIX = "job-"
@@ -38,6 +39,7 @@ JOB_EVENT_TYPES = frozenset(cls.type_name for cls in (
     training.TrainingProgressed, training.TrainingLogAppended, training.SnapshotSaved,
     training.TrainingJobSucceeded, training.TrainingJobFailed, training.TrainingJobCancelRequested,
     training.TrainingJobCancelled, training.TrainingJobRequeued,
+    classify.ClassifyJobSubmitted, classify.ClassifyJobSucceeded, retention.SnapshotsPruned,
 ))
 
 
@@ -79,16 +81,18 @@ class JobsView(Projection):
     def get(self, job_id: str) -> JobRecord | None:
         return self.jobs.get(job_id)
 
-    def listed(self, *, public_state: str | None = None) -> list[JobRecord]:
+    def listed(self, *, public_state: str | None = None, kind: JobKind | None = None) -> list[JobRecord]:
         """Newest first; `public_state` filters on the state users see (assigned counts as running)."""
-        found = [r for r in self.jobs.values() if public_state is None or r.job.status.public == public_state]
+        found = [r for r in self.jobs.values() if (public_state is None or r.job.status.public == public_state)
+                 and (kind is None or r.job.kind == kind)]
         return sorted(found, key=lambda r: (r.job.submitted_at, r.job_id), reverse=True)
 
     def queued(self) -> list[Job]:
         return [r.job for r in self.jobs.values() if r.job.status is Status.QUEUED]
 
-    def count_by_state(self) -> dict[str, int]:
+    def count_by_state(self, kind: JobKind = "training") -> dict[str, int]:
         counts = {status.public: 0 for status in Status}
         for record in self.jobs.values():
-            counts[record.job.status.public] += 1
+            if record.job.kind == kind:
+                counts[record.job.status.public] += 1
         return counts

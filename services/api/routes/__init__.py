@@ -10,6 +10,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from services.api.routes import (
+    classifiers,
+    classify_jobs,
     datafiles,
     datasets,
     events,
@@ -20,11 +22,13 @@ from services.api.routes import (
     openapi,
     solvers,
     tenancy,
+    webhooks,
     workers,
 )
 from services.api.routing import mount
 
-ROUTE_MODULES = (health, openapi, metrics, tenancy, datafiles, datasets, solvers, jobs, job_outputs, events, workers)
+ROUTE_MODULES = (health, openapi, metrics, tenancy, datafiles, datasets, solvers, jobs, job_outputs, classifiers,
+                 classify_jobs, events, workers, webhooks)
 
 
 def add_routes(app: web.Application) -> None:

@@ -27,7 +27,7 @@ from services.api.training.submit import SubmissionRefused, decide_submit
 from services.api.training.views import public_state, queued_jobs, tenant_positions, training_job
 from services.worker.events import worker_recipient
 from shared.domain import dataset, job, solver, streams
-from shared.domain.job import JobRuleViolation
+from shared.domain.job import JobKind, JobRuleViolation
 from shared.events import Envelope, Event
 
 table = RouteTable("training-jobs")
@@ -70,7 +70,7 @@ async def list_training_jobs(request: web.Request) -> web.Response:
     query = read_query(request, JobListQuery)
     jobs = await jobs_view(request, user)
     positions = tenant_positions(user.tenant_id, jobs)
-    items = [training_job(r, positions) for r in jobs.listed(public_state=query.state)]
+    items = [training_job(r, positions) for r in jobs.listed(public_state=query.state, kind="training")]
     return reply(TrainingJobList(items=items))
 
 
@@ -91,7 +91,7 @@ async def cancel_training_job(request: web.Request) -> web.Response:
     user = require_user(request)
     record = job_record(await jobs_view(request, user), request.match_info["id"])
     try:
-        envelopes = await _cancel(request, user, record.job.stream_id)
+        envelopes = await cancel_job(request, user, record.job.stream_id)
     except JobRuleViolation as e:
         raise ApiProblem(409, str(e)) from None
     view = await request.app[READ_MODEL].written(user.tenant_id, envelopes)
@@ -99,8 +99,9 @@ async def cancel_training_job(request: web.Request) -> web.Response:
     return reply(JobAccepted(id=updated.job_id, state=public_state(updated.job.status)), status=202)
 
 
-async def _cancel(request: web.Request, user: TenantUser, stream_id: str) -> list[Envelope]:
-    """Cancel, addressed to the worker that holds the job in the state the decision is made on.
+async def cancel_job(request: web.Request, user: TenantUser, stream_id: str) -> list[Envelope]:
+    """Cancel (a job of either kind), addressed to the worker that holds the job in the state the
+    decision is made on; raises `JobRuleViolation` once it has ended.
 
     `execute` decides again on a lost race, but with the recipient it was given; so each try here
     is one `execute` attempt, and a lost race reloads to address the worker the job has by then.
@@ -109,7 +110,7 @@ async def _cancel(request: web.Request, user: TenantUser, stream_id: str) -> lis
     for _ in range(CANCEL_ATTEMPTS):
         state, _version = await streams.load(store, user.tenant_id, stream_id, job.evolve)
         if state is None:
-            raise ApiProblem(404, f"no training job {stream_id.removeprefix('job-')}")
+            raise ApiProblem(404, f"no job {stream_id.removeprefix('job-')}")
         holder = state.worker_id if state.status in (job.Status.ASSIGNED, job.Status.RUNNING) else None
         try:
             return await streams.execute(
@@ -129,7 +130,8 @@ def _known(state: job.Job | None) -> job.Job:
 @table.get("/v1/queue", summary="The tenant's queued jobs, next to run first", auth="tenant", response=Queue)
 async def get_queue(request: web.Request) -> web.Response:
     """`position` is the place among this tenant's own queued jobs in the order the scheduler serves
-    them (priority, then submission); tenants are served fairly by turns across the deployment."""
+    them (priority, then submission); tenants are served fairly by turns across the deployment.
+    Training and classify jobs share the queue; `kind` tells them apart."""
     user = require_user(request)
     jobs = await jobs_view(request, user)
     return reply(Queue(items=queued_jobs(jobs, tenant_positions(user.tenant_id, jobs))))
@@ -140,8 +142,9 @@ async def jobs_view(request: web.Request, user: TenantUser) -> JobsView:
     return view.get(JobsView)
 
 
-def job_record(jobs: JobsView, job_id: str) -> JobRecord:
+def job_record(jobs: JobsView, job_id: str, kind: JobKind = "training") -> JobRecord:
+    """The tenant's job of this kind: a job of the other kind is not found here either."""
     record = jobs.get(job_id)
-    if record is None:
-        raise ApiProblem(404, f"no training job {job_id}")
+    if record is None or record.job.kind != kind:
+        raise ApiProblem(404, f"no {kind} job {job_id}")
     return record

@@ -69,6 +69,8 @@ class TrainingJobList(_Model):
 
 class QueuedJob(_Model):
     id: str
+    kind: Literal["training", "classify"] = Field(default="training", description=(
+        "a training job (/v1/training-jobs) or a classify job (/v1/classify-jobs)"))
     position: int
     priority: int
     engine: EngineChoice

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from services.api.schemas.jobs import EvaluationPoint, LrPoint, Snapshot, TrainPoint
 from shared.events import Envelope, Event
+from shared.events.retention import SnapshotsPruned
 from shared.events.training import SnapshotSaved, TrainingLogAppended, TrainingProgressed
 
 SNAPSHOT_KINDS = ("caffemodel", "solverstate")
@@ -71,7 +72,10 @@ def outputs_of(events: Iterable[Event]) -> Outputs:
 
 
 def snapshots_of(job_id: str, stream: Iterable[tuple[Envelope, Event]]) -> list[Snapshot]:
-    """One per iteration (a re-run after a resume replaces the earlier one), in iteration order."""
+    """One per iteration (a re-run after a resume replaces the earlier one), in iteration order.
+
+    Snapshots retention pruned (`SnapshotsPruned`: their files are deleted) are not listed.
+    """
     found: dict[int, Snapshot] = {}
     for envelope, event in stream:
         if isinstance(event, SnapshotSaved):
@@ -79,16 +83,21 @@ def snapshots_of(job_id: str, stream: Iterable[tuple[Envelope, Event]]) -> list[
             base = f"/v1/training-jobs/{job_id}/snapshots/{iteration}"
             found[iteration] = Snapshot(iteration=iteration, attempt=event.attempt, saved_at=envelope.occurred_at,
                                         caffemodel=f"{base}/caffemodel", solverstate=f"{base}/solverstate")
+        elif isinstance(event, SnapshotsPruned):
+            for iteration in event.iterations:
+                found.pop(iteration, None)
     return [found[i] for i in sorted(found)]
 
 
 def snapshot_blob(stream: Iterable[Event], iteration: int, kind: str) -> str | None:
-    """The blob path of `kind` at `iteration`, from the latest SnapshotSaved for that iteration."""
+    """The blob path of `kind` at `iteration`, from the latest SnapshotSaved for that iteration; None once pruned."""
     path: str | None = None
     for event in stream:
         if isinstance(event, SnapshotSaved) and event.snapshot.iteration == iteration:
             ref = event.snapshot
             path = ref.caffemodel_path if kind == "caffemodel" else ref.solverstate_path
+        elif isinstance(event, SnapshotsPruned) and iteration in event.iterations:
+            path = None
     return path
 
 

@@ -28,7 +28,7 @@ def exposition(found: Cluster, workers: list[Worker]) -> str:
 
 
 def _queue_depth(lines: list[str], found: Cluster) -> None:
-    _header(lines, "queue_depth", "gauge", "Queued training jobs per tenant")
+    _header(lines, "queue_depth", "gauge", "Queued jobs (training and classify: one queue) per tenant")
     for tenant_id, view in sorted(found.jobs.items()):
         depth = sum(1 for job in view.queued() if not job.cancel_requested)
         lines.append(f'{PREFIX}_queue_depth{{tenant="{_label(tenant_id)}"}} {depth}')

@@ -43,7 +43,7 @@ def training_job(record: JobRecord, positions: dict[str, int]) -> TrainingJob:
 
 def queued_jobs(view: JobsView, positions: dict[str, int]) -> list[QueuedJob]:
     found = [
-        QueuedJob(id=r.job_id, position=positions[r.job_id], priority=r.job.priority,
+        QueuedJob(id=r.job_id, kind=r.job.kind, position=positions[r.job_id], priority=r.job.priority,
                   engine=r.job.engine_choice,
                   gpus=r.job.gpus_requested, submitted_at=r.job.submitted_at, queued_at=r.queued_at)
         for r in view.jobs.values() if r.job_id in positions

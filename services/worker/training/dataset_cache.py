@@ -3,7 +3,9 @@
 `<data_dir>/worker/cache/<tenant>/<dataset_id>/` mirrors the dataset's blobs under its prefix
 (the layout `build_dataset` wrote: `train_lmdb/`, `test_lmdb/`, `mean.binaryproto`, list files).
 The PNGs that ImageData layers read are a second part, `images/`, fetched only for nets that have
-such a layer; the packed `.npy` arrays are never fetched (no engine reads them from here).
+such a layer; the packed `.npy` arrays are never fetched (no engine reads them from here). The
+storage service stores those PNGs as packs (`shared.blobs.packs`: `images/<split>/pack-NNNNN.tar`),
+which are extracted where they lie; datasets built before packs hold one blob per PNG.
 
 Each part is downloaded into a temporary folder beside its place and renamed into it: a part is
 there entirely or not at all, whatever crashes. Two jobs of this worker wait for one download (a
@@ -25,6 +27,7 @@ import structlog
 
 from services.worker.training.netdata import DatasetFiles
 from shared.blobs import BlobStore
+from shared.blobs.packs import PackError, extract_pack, is_pack
 from shared.events.data import DatasetBuilt
 
 log = structlog.get_logger(__name__)
@@ -78,11 +81,24 @@ class DatasetCache:
                 continue
             local = staging / safe_relative(relative.removeprefix(strip))
             await asyncio.to_thread(local.parent.mkdir, parents=True, exist_ok=True)
+            if is_pack(relative):
+                count += await self._unpack(tenant_id, info.path, local)
+                continue
             await self.blobs.get_file(tenant_id, info.path, local)
             count += 1
         if not count:
             raise DatasetCacheError(f"the dataset has no {part} files under {prefix!r}")
         return count
+
+    async def _unpack(self, tenant_id: str, path: str, local: Path) -> int:
+        """Download the pack at `path` beside where it would lie and extract it into that folder."""
+        try:
+            await self.blobs.get_file(tenant_id, path, local)
+            return len(await asyncio.to_thread(extract_pack, local, local.parent))
+        except PackError as e:
+            raise DatasetCacheError(f"the dataset's pack {path!r} is damaged: {e}") from e
+        finally:
+            await asyncio.to_thread(local.unlink, True)
 
 
 def dataset_files(folder: Path, built: DatasetBuilt) -> DatasetFiles:

@@ -7,11 +7,16 @@ Lowering the slots at run time never stops a running job: the ones above the new
 
 On shutdown the executor stops taking assignments and stops its trainers without a terminal
 event: their jobs are requeued by the scheduler and resume from their last snapshots.
+
+Training jobs run as `JobRun`s (a trainer child process); classify jobs as the runs the `classify`
+factory makes (`services.worker.classify_jobs`). Both are an `AttemptRun` to the executor.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from typing import Protocol
 
 import structlog
 
@@ -26,11 +31,32 @@ from shared.events.training import TrainingJobAssigned, TrainingJobCancelRequest
 log = structlog.get_logger(__name__)
 
 
+class AttemptRun(Protocol):
+    """One attempt of one job on this worker, as the executor drives it."""
+
+    job: Job
+    attempt: int
+    started: asyncio.Future[None]  # done once the attempt is recorded as started (or will never be)
+
+    @property
+    def key(self) -> tuple[str, str]: ...
+
+    def cancel(self) -> None: ...
+
+    def abandon(self, why: str) -> None: ...
+
+    async def run(self) -> None: ...
+
+
+RunFactory = Callable[[Job, TrainingJobAssigned, Envelope], AttemptRun]
+
+
 class JobExecutor:
-    def __init__(self, ctx: RunContext, *, slots: int) -> None:
+    def __init__(self, ctx: RunContext, *, slots: int, classify: RunFactory | None = None) -> None:
         self.ctx = ctx
         self.slots = slots
-        self.runs: dict[tuple[str, str], JobRun] = {}
+        self.classify = classify
+        self.runs: dict[tuple[str, str], AttemptRun] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._changed = asyncio.Condition()
         self._stopping = False
@@ -66,20 +92,26 @@ class JobExecutor:
         except Exception as e:
             raise RetryableError(f"job {key[1]} could not be recorded as started: {e!r}") from e
 
-    async def _start(self, key: tuple[str, str], envelope: Envelope, assignment: TrainingJobAssigned) -> JobRun | None:
+    async def _start(self, key: tuple[str, str], envelope: Envelope,
+                     assignment: TrainingJobAssigned) -> AttemptRun | None:
         job = await self._load(*key)
         why = refusal(job, assignment, self.ctx.worker_id)
         if why is not None or job is None or key in self.runs:
             log.warning("assignment_refused", job_id=key[1], attempt=assignment.attempt,
                         reason=why or "this job already runs here")
             return None
-        run = JobRun(self.ctx, job, assignment, envelope)
+        run = self._run_of(job, assignment, envelope)
         self.runs[key] = run
         if job.cancel_requested:
             run.cancel()
         task = asyncio.create_task(self._run(run), name=f"job-{job.job_id}-{assignment.attempt}")
         self._tasks.add(task)
         return run
+
+    def _run_of(self, job: Job, assignment: TrainingJobAssigned, envelope: Envelope) -> AttemptRun:
+        if job.kind == "classify" and self.classify is not None:
+            return self.classify(job, assignment, envelope)
+        return JobRun(self.ctx, job, assignment, envelope)
 
     async def cancel(self, envelope: Envelope, request: TrainingJobCancelRequested) -> None:
         key = (envelope.tenant_id, envelope.stream_id.removeprefix("job-"))
@@ -117,7 +149,7 @@ class JobExecutor:
         job, _ = await streams.load(self.ctx.store, tenant_id, job_stream(job_id), evolve)
         return job
 
-    async def _run(self, run: JobRun) -> None:
+    async def _run(self, run: AttemptRun) -> None:
         try:
             await run.run()
         except Exception:

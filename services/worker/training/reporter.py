@@ -1,9 +1,16 @@
 """Appends one attempt's events to its job stream, fenced by the attempt (see decisions.py).
 
-Every append folds the job, decides and appends at the version read (`streams.execute`), so a
-requeue, a cancel or another worker's events between two appends are always taken into account.
+Every append catches up with the job stream, decides and appends at the version read
+(`streams.StreamWriter`: only the events appended since the last look are folded, not the whole
+stream each time), so a requeue, a cancel or another worker's events between two appends are
+always taken into account.
 The folded job also tells whether a cancel was requested: a backstop for a cancel message that
 never reached this worker.
+
+The attempt's tasks (the log flusher, the snapshot uploader) share one reporter and take turns:
+racing each other for the stream's next version would cost a failed append and a retry each time
+(on MongoDB a failed insert also leaves an abandoned position), at every job's end at the least,
+when the last log batch and the last snapshot are reported together.
 """
 
 from __future__ import annotations
@@ -35,6 +42,9 @@ class AttemptReporter:
         self.attempt = attempt
         self.causation = causation
         self.cancel_requested = False  # seen in the stream at the last append
+        self._turn = asyncio.Lock()
+        self._writer = streams.StreamWriter[Job](store, publisher, tenant_id=tenant_id, stream_id=job_stream(job_id),
+                                                 evolve=evolve, causation=causation)
 
     async def report(self, events: Sequence[Event]) -> None:
         """Append `events`; raises `AttemptFenced` when the attempt is no longer live."""
@@ -67,5 +77,5 @@ class AttemptReporter:
             self.cancel_requested = job is not None and job.cancel_requested
             return events
 
-        await streams.execute(self.store, self.publisher, tenant_id=self.tenant_id, stream_id=job_stream(self.job_id),
-                              evolve=evolve, decide=observed, causation=self.causation)
+        async with self._turn:
+            await self._writer.execute(observed)

@@ -6,31 +6,30 @@ and stopping it signals the whole group: SIGTERM, a grace period, then SIGKILL f
 
 A worker killed with SIGKILL cannot stop anything. Its trainers must not train on forever for a
 job the scheduler is about to requeue elsewhere, so each trainer asks the kernel to signal it when
-its parent dies (`prctl(PR_SET_PDEATHSIG)`, set in the child between fork and exec, then checking
-that the parent did not die before that). The signal is SIGKILL for the torch engine (one process,
+its parent dies (`shared.parent_death`). The signal is SIGKILL for the torch engine (one process,
 certain death) and SIGTERM for the caffe engine, whose runner forwards SIGTERM to the Caffe binary
-it started; a death signal reaches only the direct child, not its own children. Linux only: on
-other systems no death signal is set.
+it started; a death signal reaches only the direct child, not its own children. Our own command
+line arms it itself, from its environment: arming it in a preexec hook instead would make every
+start fork the whole worker in the event loop. Linux only: on other systems none is set.
 """
 
 from __future__ import annotations
 
 import asyncio
 import codecs
-import ctypes
-import functools
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import structlog
 
+from shared import parent_death
+
 log = structlog.get_logger(__name__)
 
-PR_SET_PDEATHSIG = 1
 READ_CHUNK = 64 * 1024
 
 
@@ -40,6 +39,8 @@ class TrainerCommand:
     env: dict[str, str]
     cwd: Path
     death_signal: signal.Signals
+    arms_itself: bool = False
+    """The command arms `death_signal` from its environment (`parent_death.request_env`): no preexec hook."""
 
 
 def trainer_command(
@@ -60,7 +61,8 @@ def trainer_command(
     env["CUDA_VISIBLE_DEVICES"] = ",".join(gpus)
     env["PYTHONUNBUFFERED"] = "1"  # log lines must reach us as they are printed
     death = signal.SIGTERM if engine == "caffe" else signal.SIGKILL
-    return TrainerCommand(argv=argv, env=env, cwd=cwd, death_signal=death)
+    env.update(parent_death.request_env(death))  # `elasticthought` arms it first thing
+    return TrainerCommand(argv=argv, env=env, cwd=cwd, death_signal=death, arms_itself=True)
 
 
 class Trainer:
@@ -76,7 +78,8 @@ class Trainer:
         process = await asyncio.create_subprocess_exec(
             *command.argv, cwd=command.cwd, env=command.env,
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-            start_new_session=True, preexec_fn=die_with_parent(command.death_signal),
+            start_new_session=True,
+            preexec_fn=None if command.arms_itself else parent_death.preexec(command.death_signal),
         )
         log.info("trainer_started", pid=process.pid, argv=command.argv[3:])
         return cls(process)
@@ -133,29 +136,3 @@ def group_exists(pgid: int) -> bool:
         return True
     return True
 
-
-@functools.cache
-def _prctl() -> Callable[..., int] | None:
-    if not sys.platform.startswith("linux"):
-        return None
-    libc = ctypes.CDLL(None, use_errno=True)
-    prctl: Callable[..., int] = libc.prctl
-    return prctl
-
-
-def die_with_parent(signum: signal.Signals) -> Callable[[], None]:
-    """A preexec function that makes the child receive `signum` when this process dies.
-
-    Resolved here, before fork, so the child only makes two system calls.
-    """
-    prctl = _prctl()
-    parent = os.getpid()
-
-    def preexec() -> None:
-        if prctl is None:
-            return
-        prctl(PR_SET_PDEATHSIG, int(signum), 0, 0, 0)
-        if os.getppid() != parent:  # the parent died before the request was in place
-            os.kill(os.getpid(), signum)
-
-    return preexec

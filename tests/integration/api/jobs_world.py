@@ -188,14 +188,15 @@ async def _chunks(payload: bytes) -> AsyncIterator[bytes]:
     yield payload
 
 
-def settings_for(data_dir: Path) -> Settings:
+def settings_for(data_dir: Path, **overrides: Any) -> Settings:
     return Settings(mode=Mode.EMBEDDED, data_dir=data_dir, admin_token=SecretStr(ADMIN_TOKEN),
-                    api_token_cache_s=0.0, api_sse_heartbeat_s=0.5, api_stream_poll_s=0.05)
+                    api_token_cache_s=0.0, api_sse_heartbeat_s=0.5, api_stream_poll_s=0.05, **overrides)
 
 
 @asynccontextmanager
-async def running_world(data_dir: Path) -> AsyncIterator[World]:
-    settings = settings_for(data_dir)
+async def running_world(data_dir: Path, **overrides: Any) -> AsyncIterator[World]:
+    """The API on embedded backends in `data_dir`; `overrides` are settings (e.g. smaller limits)."""
+    settings = settings_for(data_dir, **overrides)
     async with open_backends(settings) as backends:
         app = create_app(settings, store=backends.store, bus=backends.bus, blobs=backends.blobs)
         server = TestServer(app, host="127.0.0.1")

@@ -13,6 +13,7 @@ one), or this test fails and says so: a route cannot slip past the isolation che
 from __future__ import annotations
 
 import asyncio
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,9 @@ import pytest
 
 from services.api.tokens import new_id, parse_token
 from shared.events.data import DatafileAccepted, DatafileUploaded
+from shared.events.webhooks import WebhookDeliveryScheduled, WebhookRegistered
+from tests.integration.api.classifier_world import classifiable_job, create_classifier
+from tests.integration.api.classify_world import submit_classify, succeed_classify
 from tests.integration.api.jobs_world import ADMIN_TOKEN, TenantUsers, World
 
 # Deployment-wide resources (not a tenant's): admin-only, checked by the role test instead.
@@ -36,6 +40,8 @@ BODIES: dict[tuple[str, str], Any] = {
     ("post", "/v1/solvers"): {"solver_prototxt": "base_lr: 0.01", "net_prototxt": "name: 'x'"},
     ("post", "/v1/training-jobs"): {"solver_id": "0" * 16, "dataset_id": "0" * 16},
     ("patch", "/v1/workers/{id}"): {"slots": 2},
+    ("post", "/v1/classifiers"): {"training_job_id": "0" * 16},
+    ("post", "/v1/classifiers/{id}/classify"): {"urls": ["https://example.org/digit.png"]},
 }
 
 
@@ -49,16 +55,27 @@ class Owned:
     dataset_id: str
     solver_id: str
     job_id: str
+    classify_job_id: str = ""
+    classifier_id: str = ""
+    webhook_id: str = ""
+    delivery_id: str = ""
 
     def ids(self) -> set[str]:
         return {self.tenant.tenant_id, self.token_id, self.datafile_id, self.dataset_id, self.solver_id, self.job_id,
-                self.tenant.owner_id, self.tenant.member_id}
+                self.tenant.owner_id, self.tenant.member_id, self.classify_job_id, self.classifier_id, self.webhook_id,
+                self.delivery_id}
 
 
 def ids_for(path: str, owned: Owned) -> dict[str, str] | None:
     """Tenant A's real values for the path's parameters; None for a path nobody taught this test."""
     if path.startswith("/v1/training-jobs/{id}"):
         return {"id": owned.job_id, "iteration": "50", "kind": "caffemodel"}
+    if path.startswith("/v1/classify-jobs/{id}"):
+        return {"id": owned.classify_job_id}
+    if path.startswith("/v1/classifiers/{id}"):
+        return {"id": owned.classifier_id}
+    if path.startswith("/v1/webhooks/{id}"):
+        return {"id": owned.webhook_id, "delivery_id": owned.delivery_id}
     return {
         "/v1/tenants/{id}/users": {"id": owned.tenant.tenant_id},
         "/v1/tokens/{id}": {"id": owned.token_id},
@@ -77,7 +94,14 @@ async def _owned(world: World) -> Owned:
     await world.assign(tenant.tenant_id, job_id)
     await world.run_to_snapshot(tenant.tenant_id, job_id)
     _, job = await world.call("GET", f"/v1/training-jobs/{job_id}", tenant.member)
-    return Owned(tenant, parsed.token_id, datafile_id, job["dataset_id"], job["solver_id"], job_id)
+    classify_job_id = await submit_classify(world, tenant)
+    await world.assign(tenant.tenant_id, classify_job_id)
+    await succeed_classify(world, tenant.tenant_id, classify_job_id)  # its results exist for A
+    classifier = await create_classifier(world, tenant, (await classifiable_job(world, tenant)).job_id)
+    webhook_id, delivery_id = await _webhook(world, tenant.tenant_id)
+    return Owned(tenant, parsed.token_id, datafile_id, job["dataset_id"], job["solver_id"], job_id,
+                 classify_job_id=classify_job_id, classifier_id=classifier["id"], webhook_id=webhook_id,
+                 delivery_id=delivery_id)
 
 
 async def _datafile(world: World, tenant_id: str) -> str:
@@ -90,6 +114,18 @@ async def _datafile(world: World, tenant_id: str) -> str:
                          format="tar.gz", classes={"0": 5, "1": 5}, image_count=10),
     ])
     return datafile_id
+
+
+async def _webhook(world: World, tenant_id: str) -> tuple[str, str]:
+    """A webhook of A with one delivery, as the webhook route and the matcher record them."""
+    webhook_id, delivery_id = new_id(), new_id()
+    await world.append(tenant_id, f"webhook-{webhook_id}", [WebhookRegistered(
+        webhook_id=webhook_id, url="http://127.0.0.1:9/hook", events=["DatasetDeleted"],
+        secret_path=f"webhooks/{webhook_id}/secret", created_by="test")])
+    await world.append(tenant_id, f"delivery-{delivery_id}", [WebhookDeliveryScheduled(
+        delivery_id=delivery_id, webhook_id=webhook_id, event_id=uuid.uuid4(), event_type="DatasetDeleted",
+        event_stream_id="dataset-x", event_stream_version=2, event_position=1)])
+    return webhook_id, delivery_id
 
 
 async def _spec(world: World) -> dict[str, Any]:
@@ -131,7 +167,8 @@ async def test_another_tenants_id_is_404_on_every_route_that_takes_one(world: Wo
         checked.append(f"{method} {path}")
     assert len(checked) >= 10, checked
     # Nothing happened to A's resources.
-    for path in ("/v1/training-jobs/{id}", "/v1/datafiles/{id}", "/v1/datasets/{id}", "/v1/solvers/{id}"):
+    for path in ("/v1/training-jobs/{id}", "/v1/datafiles/{id}", "/v1/datasets/{id}", "/v1/solvers/{id}",
+                 "/v1/classify-jobs/{id}/results", "/v1/classifiers/{id}", "/v1/webhooks/{id}"):
         values = ids_for(path, owned)
         assert values is not None
         status, _ = await world.call("GET", _fill(path, values), owned.tenant.member)
@@ -152,7 +189,8 @@ async def test_no_list_or_stream_shows_another_tenants_ids(world: World) -> None
         leaked = sorted(i for i in owned.ids() if i in text)
         assert not leaked, f"GET {path} for another tenant shows {leaked}"
         listed.append(path)
-    assert {"/v1/training-jobs", "/v1/queue", "/v1/events", "/v1/datasets", "/v1/solvers"} <= set(listed)
+    assert {"/v1/training-jobs", "/v1/queue", "/v1/events", "/v1/datasets", "/v1/solvers",
+            "/v1/classify-jobs", "/v1/classifiers"} <= set(listed)
 
 
 async def _read(world: World, path: str, operation: dict[str, Any], tenant: TenantUsers) -> str:

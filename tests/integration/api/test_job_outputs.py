@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import asyncio
 
-from shared.events.training import TrainingJobRequeued, TrainingLogAppended, TrainingProgressed
+from shared.events.retention import SnapshotsPruned
+from shared.events.training import (
+    SnapshotRef,
+    SnapshotSaved,
+    TrainingJobRequeued,
+    TrainingLogAppended,
+    TrainingProgressed,
+)
 from tests.integration.api.jobs_world import World
 
 
@@ -88,6 +95,24 @@ async def test_snapshots_list_and_download_with_caffe_names(world: World) -> Non
     for missing in ("snapshots/60/caffemodel", "snapshots/50/prototxt", "snapshots/x/caffemodel"):
         status, _ = await world.call("GET", f"/v1/training-jobs/{job_id}/{missing}", tenant.member)
         assert status == 404, missing
+
+
+async def test_pruned_snapshots_are_no_longer_listed_nor_downloadable(world: World) -> None:
+    tenant = await world.tenant("acme")
+    job_id = await world.submit(tenant)
+    await world.assign(tenant.tenant_id, job_id)
+    await world.run_to_snapshot(tenant.tenant_id, job_id)
+    path = f"jobs/{job_id}/snapshots/90"
+    await world.worker_writes(tenant.tenant_id, job_id, [SnapshotSaved(attempt=1, snapshot=SnapshotRef(
+        iteration=90, caffemodel_path=f"{path}.caffemodel", solverstate_path=f"{path}.solverstate"))])
+    await world.append(tenant.tenant_id, f"job-{job_id}", [SnapshotsPruned(iterations=[50])])
+
+    status, snapshots = await world.call("GET", f"/v1/training-jobs/{job_id}/snapshots", tenant.member)
+    assert status == 200 and [s["iteration"] for s in snapshots["items"]] == [90]
+    status, job = await world.call("GET", f"/v1/training-jobs/{job_id}", tenant.member)
+    assert status == 200 and job["snapshots"] == 1
+    status, problem = await world.call("GET", f"/v1/training-jobs/{job_id}/snapshots/50/caffemodel", tenant.member)
+    assert status == 404 and "no snapshot at iteration 50" in problem["detail"]
 
 
 async def _until(condition: object, timeout_s: float = 5.0) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from services.storage.datafile import DatafileManifest
+from shared.blobs.packs import extract_pack
 from shared.events.data import DatafileAccepted, DatafileDeleted, DatafileRejected
 from tests.integration.storage.conftest import Deployment
 from tests.integration.storage.harness import new_id
@@ -20,7 +21,7 @@ from tests.support.archives import Special, class_folders, png_bytes, write_tar,
 OUTCOMES = ("DatafileAccepted", "DatafileRejected")
 
 
-async def test_valid_archive_is_accepted_with_its_files_and_manifest_stored(
+async def test_valid_archive_is_accepted_with_its_files_packed_and_manifest_stored(
     deployment: Deployment, tmp_path: Path,
 ) -> None:
     archive = write_tar(tmp_path / "pets.tar.gz", class_folders(("cat", "dog", "eel"), per_class=4, top="pets"), "gz")
@@ -33,12 +34,15 @@ async def test_valid_archive_is_accepted_with_its_files_and_manifest_stored(
         assert (outcome.format, outcome.size) == ("tar.gz", archive.stat().st_size)
         assert outcome.extracted_prefix == f"datafiles/{datafile_id}/files/"
         assert outcome.archive_path == f"datafiles/{datafile_id}/archive"
-        files = await storage.blob_paths(outcome.extracted_prefix)
-        assert files == sorted(f"datafiles/{datafile_id}/files/{c}/{i}.png" for c in ("cat", "dog", "eel")
-                               for i in range(4))
         body = b"".join([c async for c in storage.backends.blobs.get(storage.tenant_id,
                                                                        f"datafiles/{datafile_id}/manifest.json")])
-        assert DatafileManifest.model_validate_json(body).class_names == ("cat", "dog", "eel")
+        manifest = DatafileManifest.model_validate_json(body)
+        assert manifest.class_names == ("cat", "dog", "eel") and manifest.packs == ("pack-00000.tar",)
+        assert await storage.blob_paths(outcome.extracted_prefix) == [outcome.extracted_prefix + "pack-00000.tar"]
+        pack = tmp_path / "pack.tar"
+        await storage.backends.blobs.get_file(storage.tenant_id, outcome.extracted_prefix + "pack-00000.tar", pack)
+        expected = sorted(f"{c}/{i}.png" for c in ("cat", "dog", "eel") for i in range(4))
+        assert sorted(extract_pack(pack, tmp_path / "files", expected=expected)) == expected
 
 
 BOMB = b"\0" * (20 << 20)
@@ -102,7 +106,7 @@ async def test_deleting_a_datafile_removes_its_blobs_and_a_late_redelivery_chang
         datafile_id = await storage.upload(archive)
         stream = f"datafile-{datafile_id}"
         assert isinstance(await storage.outcome(stream, OUTCOMES), DatafileAccepted)
-        assert len(await storage.blob_paths(f"datafiles/{datafile_id}/")) == 6  # archive, 4 files, manifest
+        assert len(await storage.blob_paths(f"datafiles/{datafile_id}/")) == 3  # archive, pack, manifest
 
         await storage.append(stream, DatafileDeleted(deleted_by="u1"))
         await storage.wait_until_empty(f"datafiles/{datafile_id}/")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from shared.blobs.packs import extract_pack, is_pack
 from shared.events.data import DatafileAccepted, DatasetBuilt, DatasetDeleted, DatasetFailed
 from tests.integration.storage.conftest import Deployment
 from tests.integration.storage.harness import StorageHarness, new_id
@@ -46,7 +47,22 @@ async def test_dataset_is_built_and_every_output_a_trainer_needs_is_in_the_blob_
             else:
                 assert path in stored, kind
         assert f"{prefix}train_lmdb/data.mdb" in stored and f"{prefix}mean.binaryproto" in stored
-        assert len([p for p in stored if p.endswith(".png")]) == 10
+        assert not any(p.endswith(".png") for p in stored)  # packed: a few blobs, not one per image
+        for split in ("train", "test"):
+            folder, listed = built.files[f"{split}_images"], await listed_images(storage, built.files[f"{split}_list"])
+            packs = sorted(p for p in stored if p.startswith(folder))
+            assert packs and all(is_pack(p) for p in packs), packs
+            unpacked: list[str] = []
+            for n, pack in enumerate(packs):
+                await storage.backends.blobs.get_file(storage.tenant_id, pack, tmp_path / f"{split}-{n}.tar")
+                unpacked += extract_pack(tmp_path / f"{split}-{n}.tar", tmp_path / "images" / split)
+            assert sorted(folder.removeprefix(prefix) + name for name in unpacked) == sorted(listed)
+
+
+async def listed_images(storage: StorageHarness, list_file: str) -> list[str]:
+    """The image paths a list file names (relative to the dataset folder)."""
+    body = b"".join([chunk async for chunk in storage.backends.blobs.get(storage.tenant_id, list_file)])
+    return [line.rsplit(" ", 1)[0] for line in body.decode().splitlines()]
 
 
 async def test_dataset_of_a_datafile_that_is_not_ready_fails_with_a_reason(deployment: Deployment) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from shared.blobs.packs import is_pack
 from shared.events.data import DatafileAccepted, DatasetBuilt
 from tests.conftest import require
 from tests.integration.storage.conftest import Deployment
@@ -72,7 +73,8 @@ async def test_mnist_upload_becomes_an_accepted_datafile_and_an_80_20_dataset(
         assert isinstance(accepted, DatafileAccepted), accepted
         per_class = Counter(str(label) for label in digits.labels.tolist())
         assert accepted.classes == dict(per_class) and sum(accepted.classes.values()) == 10_000
-        assert len(await storage.blob_paths(accepted.extracted_prefix)) == 10_000
+        packs = await storage.blob_paths(accepted.extracted_prefix)
+        assert packs and all(is_pack(path) for path in packs)  # a few blobs, not one per image
 
         dataset_id = await storage.request_dataset(datafile_id, side=28, color="gray", test_fraction=0.2, seed=2026)
         built = await storage.outcome(f"dataset-{dataset_id}", ("DatasetBuilt", "DatasetFailed"), 500)
@@ -89,6 +91,9 @@ async def test_mnist_upload_becomes_an_accepted_datafile_and_an_80_20_dataset(
                      "test_images_npy", "train_labels_npy", "test_labels_npy"):
             assert built.files[kind] in stored, kind
         assert built.files["train_lmdb"] + "data.mdb" in stored and built.files["test_lmdb"] + "data.mdb" in stored
-        assert sum(1 for path in stored if path.endswith(".png")) == 10_000
+        image_packs = [path for path in stored if is_pack(path)]
+        assert {path.rsplit("/", 1)[0] + "/" for path in image_packs} == {built.files["train_images"],
+                                                                          built.files["test_images"]}
+        assert not any(path.endswith(".png") for path in stored)
         train_npy = await storage.backends.blobs.stat(storage.tenant_id, built.files["train_images_npy"])
         assert train_npy.size >= 8000 * 28 * 28

@@ -23,6 +23,7 @@ from services.storage.ingest import ingest_datafile
 from services.worker.bootstrap import build_worker
 from services.worker.capabilities import Capabilities
 from services.worker.service import WorkerService
+from shared.blobs.packs import DEFAULT_PACK_BYTES
 from shared.bus.outbox import EventPublisher
 from shared.caffe.log import split_glog
 from shared.domain.job import Job, evolve, job_stream
@@ -92,7 +93,8 @@ def build_mnist_dataset(split: MnistSplit, work: Path, *, per_class: int = 60) -
     manifest = ingest_datafile(archive, work / "datafile")
     output = work / "dataset"
     build_dataset(work / "datafile", manifest, output, DatasetSpec(height=28, width=28, color=ColorMode.GRAY,
-                                                                  test_fraction=0.2, seed=1))
+                                                                  test_fraction=0.2, seed=1),
+                  pack_bytes=DEFAULT_PACK_BYTES)  # the PNGs packed, as the storage service stores them
     return output
 
 

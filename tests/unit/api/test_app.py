@@ -11,6 +11,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from services.api.app import create_app
 from services.api.problems import PROBLEM_JSON
+from services.api.tokens import new_token
 from shared.runtime import open_backends
 from shared.settings import Mode, Settings
 
@@ -52,6 +53,19 @@ async def test_readyz_is_503_naming_the_backend_that_failed(settings: Settings) 
             body = await response.json()
             assert body["failed"] == ["store"]
             assert body["checks"]["bus"] == "ok" and body["checks"]["blobs"] == "ok"
+
+
+async def test_a_request_the_event_store_cannot_serve_is_a_503_to_retry(settings: Settings) -> None:
+    async with open_backends(settings) as backends:
+        app = create_app(settings, store=backends.store, bus=backends.bus, blobs=backends.blobs)
+        async with TestClient(TestServer(app)) as client:
+            await backends.store.close()  # every call now raises StoreUnavailable, as an unreachable server does
+            token = new_token("acme").text  # well formed, so checking it needs the store
+            response = await client.get("/v1/training-jobs", headers={"Authorization": f"Bearer {token}"})
+            assert response.status == 503
+            assert response.content_type == PROBLEM_JSON
+            assert int(response.headers["Retry-After"]) > 0
+            assert "event store is unavailable" in (await response.json())["detail"]
 
 
 async def test_unknown_route_is_a_problem_json_404(client: Client) -> None:

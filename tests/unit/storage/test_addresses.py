@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.storage.addresses import parse_address, refusal
+from shared.addresses import parse_address, refusal
 
 
 @pytest.mark.parametrize(("text", "reason"), [

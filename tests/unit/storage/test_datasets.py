@@ -13,6 +13,7 @@ from services.storage.datasets import DatasetManifest, DatasetSpec, build_datase
 from services.storage.errors import DatafileRejected
 from services.storage.images import NOT_AN_IMAGE, ColorMode, ResizeMode
 from services.storage.ingest import ingest_datafile
+from shared.blobs.packs import extract_pack, is_pack
 from shared.caffe.binaryproto import read_mean
 from shared.caffe.datum_lmdb import DatumLmdbReader
 from shared.caffe.image_list import read_image_list
@@ -87,6 +88,26 @@ def test_manifest_lists_every_output_file_with_its_size(colours: Datafile) -> No
     assert manifest.train.image_bytes + manifest.test.image_bytes == sum(on_disk[p] for p in pngs)
     assert DatasetManifest.model_validate_json((out / "manifest.json").read_text()) == manifest
     assert manifest.shape == (1, 4, 4) and manifest.channel_order == "gray"
+
+
+def test_packed_pngs_are_the_files_an_unpacked_build_writes_in_packs_of_the_size_asked(colours: Datafile) -> None:
+    spec = DatasetSpec(height=4, width=4, test_fraction=0.4)
+    plain, manifest = build(colours, spec, "plain")
+    folder, datafile = colours
+    packed = folder.parent / "packed"
+    assert build_dataset(folder, datafile, packed, spec, pack_bytes=300) == manifest
+    for part in (manifest.train, manifest.test):
+        image_dir = packed / part.image_dir
+        packs = sorted(path.name for path in image_dir.iterdir())
+        assert len(packs) > 1 and all(is_pack(name) for name in packs)  # small packs: several per split
+        for name in packs:
+            extract_pack(image_dir / name, folder.parent / "unpacked" / part.image_dir)
+    unpacked = folder.parent / "unpacked"
+    pngs = sorted(p.relative_to(plain).as_posix() for p in (plain / "images").rglob("*.png"))
+    assert sorted(p.relative_to(unpacked).as_posix() for p in unpacked.rglob("*.png")) == pngs
+    assert all((unpacked / png).read_bytes() == (plain / png).read_bytes() for png in pngs)
+    for name in ("train.txt", "train_images.npy", "mean.binaryproto", "train_lmdb/data.mdb"):
+        assert (packed / name).read_bytes() == (plain / name).read_bytes()
 
 
 def test_same_spec_builds_identical_datasets_including_fill_noise(colours: Datafile) -> None:

@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from services.storage.addresses import parse_address
 from services.storage.errors import DatafileRejected
 from services.storage.fetch_policy import FetchPolicy, check_declared_size, guarded
+from shared.addresses import parse_address
 from shared.settings import Settings
 
 

@@ -1,10 +1,11 @@
-"""Which network addresses a user's URL may make the storage service connect to.
+"""Which network addresses a user's URL may make a service connect to.
 
-A URL a user submits is fetched from inside the deployment, next to its databases, brokers and
-cloud metadata endpoints. Only globally routable unicast addresses are allowed by default; every
-private, loopback, link-local, multicast, reserved, unspecified or shared (CGNAT) address is refused,
-for IPv4 and IPv6 alike, and an IPv4 address hidden in IPv6 (mapped, 6to4, Teredo) is judged as the
-IPv4 address it carries, so wrapping cannot sneak a private target through.
+A URL a user submits (a datafile to fetch, a webhook to post to) is reached from inside the
+deployment, next to its databases, brokers and cloud metadata endpoints. Only globally routable
+unicast addresses are allowed by default; every private, loopback, link-local, multicast, reserved,
+unspecified or shared (CGNAT) address is refused, for IPv4 and IPv6 alike, and an IPv4 address
+hidden in IPv6 (mapped, 6to4, Teredo) is judged as the IPv4 address it carries, so wrapping cannot
+sneak a private target through.
 """
 
 from __future__ import annotations
