@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     worker_slots: int = Field(default=1, ge=0, description=(
         "training jobs this worker runs at once (changeable at run time: PATCH /v1/workers/{id})"))
     worker_gpus: str = Field(default="", description='comma-separated CUDA device ids this worker may use, e.g. "0,1"')
+    worker_trainer_threads: int = Field(default=0, ge=0, description=(
+        "OpenMP threads of each CPU trainer (OMP_NUM_THREADS, unless the worker's environment sets it); "
+        "0: the machine's cores divided by the worker's slots"))
     worker_engines: str = Field(default="torch,caffe", description=(
         "engines to offer; only those actually installed are advertised"))
     worker_heartbeat_interval_s: float = Field(default=5.0, gt=0, description=(

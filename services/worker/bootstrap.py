@@ -42,6 +42,7 @@ def build_worker(settings: Settings, capabilities: Capabilities, backends: Backe
         worker_id=capabilities.worker_id, store=backends.store, publisher=EventPublisher(backends.store, backends.bus),
         blobs=backends.blobs, workspaces=workspaces, stop_grace_s=settings.worker_stop_grace_s,
         log_flush_s=settings.worker_log_flush_s, log_flush_lines=settings.worker_log_flush_lines,
+        trainer_threads=settings.worker_trainer_threads,
     )
     classify = ClassifyContext(context, WorkerModels(backends.blobs, settings.classifier_cache_size))
     executor = JobExecutor(context, slots=capabilities.slots, classify=classify)

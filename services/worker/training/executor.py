@@ -15,6 +15,7 @@ factory makes (`services.worker.classify_jobs`). Both are an `AttemptRun` to the
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable
 from typing import Protocol
 
@@ -111,7 +112,7 @@ class JobExecutor:
     def _run_of(self, job: Job, assignment: TrainingJobAssigned, envelope: Envelope) -> AttemptRun:
         if job.kind == "classify" and self.classify is not None:
             return self.classify(job, assignment, envelope)
-        return JobRun(self.ctx, job, assignment, envelope)
+        return JobRun(self.ctx, job, assignment, envelope, cpu_threads=trainer_threads(self.ctx, self.slots))
 
     async def cancel(self, envelope: Envelope, request: TrainingJobCancelRequested) -> None:
         key = (envelope.tenant_id, envelope.stream_id.removeprefix("job-"))
@@ -161,3 +162,10 @@ class JobExecutor:
             task = asyncio.current_task()
             if task is not None:
                 self._tasks.discard(task)
+
+
+def trainer_threads(ctx: RunContext, slots: int) -> int:
+    """OpenMP threads for one CPU trainer: the configured count, else this machine's cores over the slots."""
+    if ctx.trainer_threads > 0:
+        return ctx.trainer_threads
+    return max(1, len(os.sched_getaffinity(0)) // max(1, slots))

@@ -52,11 +52,14 @@ class RunContext:
     log_flush_lines: int = 500
     keep_directories: bool = False
     env: dict[str, str] | None = field(default=None)
+    trainer_threads: int = 0  # OpenMP threads of a CPU trainer; 0: the cores shared by the worker's slots
 
 
 class JobRun:
-    def __init__(self, ctx: RunContext, job: Job, assignment: TrainingJobAssigned, envelope: Envelope) -> None:
+    def __init__(self, ctx: RunContext, job: Job, assignment: TrainingJobAssigned, envelope: Envelope,
+                 *, cpu_threads: int | None = None) -> None:
         self.ctx = ctx
+        self.cpu_threads = cpu_threads
         self.job = job
         self.assignment = assignment
         self.attempt = assignment.attempt
@@ -108,7 +111,8 @@ class JobRun:
         try:
             self.trainer = await Trainer.start(trainer_command(
                 solver=workspace.solver, engine=self.assignment.engine, cwd=workspace.directory,
-                gpus=self.assignment.gpus, snapshot=workspace.snapshot, base_env=self.ctx.env))
+                gpus=self.assignment.gpus, snapshot=workspace.snapshot, base_env=self.ctx.env,
+                cpu_threads=self.cpu_threads))
         except OSError as e:
             await self.reporter.finish(TrainingJobFailed(attempt=self.attempt, reason=f"cannot start the trainer: {e}"))
             return
