@@ -27,9 +27,11 @@ PYTHON=${PYTHON:-$REPO_ROOT/.venv/bin/python}
 JOBS=${JOBS:-$(nproc)}
 CAFFE_OPENCV=${CAFFE_OPENCV:-1}
 OPENCV_COMPAT="$REPO_ROOT/scripts/caffe/opencv4_compat.h"
+# Source patches applied to the tree before `make` (part of the stamp: a changed patch rebuilds).
+PATCHES=("$REPO_ROOT/scripts/caffe/caffe-train-weights.patch")
 
 DEBIAN_PACKAGES=(
-    make g++ protobuf-compiler libprotobuf-dev libgoogle-glog-dev libgflags-dev libhdf5-dev
+    make g++ patch protobuf-compiler libprotobuf-dev libgoogle-glog-dev libgflags-dev libhdf5-dev
     libopenblas-dev liblmdb-dev libboost-system-dev libboost-thread-dev libboost-filesystem-dev
     libboost-regex-dev libboost-python-dev
 )
@@ -109,6 +111,7 @@ mkdir -p "$CACHE_DIR"
 
 CONFIG=$(makefile_config)
 STAMP_KEY=$( (printf 'brocolli-caffe==%s\n%s\n' "$CAFFE_SDIST_VERSION" "$CONFIG"
+               cat "${PATCHES[@]}"
                if [[ "$CAFFE_OPENCV" == 1 ]]; then cat "$OPENCV_COMPAT"; fi) | sha256sum | cut -d' ' -f1)
 
 if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$STAMP_KEY" \
@@ -162,6 +165,11 @@ sed -i 's/^BUILD_DIR = temp$/BUILD_DIR = build/' "$STAGE/Makefile"
 grep -q '^BUILD_DIR = build$' "$STAGE/Makefile" || fail "Makefile BUILD_DIR fix did not apply"
 # The shipped caffe_pb2.py was made by an old protoc and fails with current protobuf; make regenerates it.
 rm -f "$STAGE/python/caffe/proto/caffe_pb2.py"
+# This fork's tools/caffe.cpp dropped CopyLayers, so `caffe train --weights` ignored the weights;
+# the patch restores fine-tuning (copy blobs by layer name into the train and test nets).
+for patch_file in "${PATCHES[@]}"; do
+    logged "patch $(basename "$patch_file")" patch -d "$STAGE" -p1 --forward --batch -i "$patch_file"
+done
 printf '%s\n' "$CONFIG" >"$STAGE/Makefile.config"
 
 step "compiling (make -j$JOBS all pycaffe; log: $LOG)"

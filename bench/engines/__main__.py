@@ -47,10 +47,12 @@ def _cuda_available() -> bool:
     return bool(torch.cuda.is_available())
 
 
-def plan(with_caffe: bool) -> list[tuple[str, str, str]]:
-    runs = [("torch", "lenet", "cpu"), ("handwritten", "lenet", "cpu"), ("handwritten-tuned", "lenet", "cpu")]
-    if with_caffe:
-        runs.append(("caffe", "lenet", "cpu"))
+def plan(with_caffe: bool, cpu_nets: tuple[str, ...] = ("lenet",)) -> list[tuple[str, str, str]]:
+    runs = []
+    for net in cpu_nets:
+        runs += [("torch", net, "cpu"), ("handwritten", net, "cpu"), ("handwritten-tuned", net, "cpu")]
+        if with_caffe:
+            runs.append(("caffe", net, "cpu"))
     if _cuda_available():
         for net in ("lenet", "cifar10_quick"):
             runs += [("torch", net, "cuda"), ("handwritten", net, "cuda"), ("handwritten-tuned", net, "cuda")]
@@ -96,11 +98,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--no-caffe", action="store_true", help="skip real Caffe")
+    parser.add_argument("--cpu-nets", default="lenet",
+                        help="nets to time on the CPU, comma-separated: lenet, cifar10_quick (default lenet)")
     options = parser.parse_args(argv)
     load_before = os.getloadavg()
     best: dict[tuple[str, str, str], Result] = {}
     for round_number in range(1, options.rounds + 1):
-        for engine, net, device in plan(not options.no_caffe):
+        for engine, net, device in plan(not options.no_caffe, tuple(options.cpu_nets.split(","))):
             outcome = run_one(engine, net, device, options.iterations, options.warmup)
             if isinstance(outcome, str):
                 print(outcome, file=sys.stderr)

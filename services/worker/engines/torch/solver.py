@@ -164,6 +164,11 @@ class Solver:
         self._shared = [_sharing_plan(specs, test_net) for test_net in self.test_nets]
         self._smoothed = _SmoothedLoss(max(1, param.average_loss))
 
+    @property
+    def last_loss(self) -> float:
+        """The loss of the last iteration (mean over iter_size), before smoothing; syncs a GPU."""
+        return float(self._last_loss)
+
     # -- starting points -------------------------------------------------------------------------
 
     def copy_weights(self, paths: Sequence[str]) -> None:

@@ -90,7 +90,7 @@ def test_lrn_across_channels_formula() -> None:
     [
         ('type: "Pooling" pooling_param { kernel_size: 2 pad: 2 }', "pad .* must be smaller than the kernel"),
         ('type: "Pooling" pooling_param { global_pooling: true kernel_size: 2 }', "kernel size must not be given"),
-        ('type: "Pooling" pooling_param { pool: STOCHASTIC kernel_size: 2 }', "only MAX and AVE"),
+        ('type: "Pooling" pooling_param { pool: STOCHASTIC kernel_size: 2 pad: 1 }', "STOCHASTIC pooling takes no pad"),
         ('type: "Convolution" convolution_param { num_output: 3 kernel_size: 2 group: 2 }', "group 2 must divide"),
         ('type: "Convolution" convolution_param { num_output: 3 kernel_size: 9 }', "larger than the input"),
         ('type: "Convolution" convolution_param { num_output: 3 }', "kernel_size must be given"),

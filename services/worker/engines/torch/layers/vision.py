@@ -3,7 +3,9 @@
 Convolution maps directly onto torch's kernels (same weight layout). Pooling differs from torch
 in corner cases (Caffe rounds output sizes up and clips the last window; AVE divides by the
 window clipped to the padded input), so the fast torch path is used only where its size formula
-provably equals Caffe's, and an exact padded fallback otherwise.
+provably equals Caffe's, and an exact padded fallback otherwise. STOCHASTIC pooling follows Caffe's
+GPU kernels (layers/stochastic.py); on the CPU, convolution and pooling run channels-last
+(layers/layout.py).
 """
 
 from __future__ import annotations
@@ -16,13 +18,21 @@ import torch
 import torch.nn.functional as F
 
 from services.worker.engines.torch.layers.base import BuildContext, Layer, Shape, spatial_pair
+from services.worker.engines.torch.layers.layout import channels_last
+from services.worker.engines.torch.layers.stochastic import pool_test, pool_train
 from shared.caffe.proto import caffe_pb2
 
 FLT_MAX = 3.4028234663852886e38
+_MAX, _AVE, _STOCHASTIC = (caffe_pb2.PoolingParameter.MAX, caffe_pb2.PoolingParameter.AVE,
+                           caffe_pb2.PoolingParameter.STOCHASTIC)
 
 
 def _opt(message: Any, field: str) -> int | None:
     return int(getattr(message, field)) if message.HasField(field) else None
+
+
+def _same(x: torch.Tensor) -> torch.Tensor:
+    return x
 
 
 class _ConvBase(Layer):
@@ -91,8 +101,11 @@ class Convolution(_ConvBase):
 
     def forward(self, *bottoms: torch.Tensor) -> Sequence[torch.Tensor]:
         weight, bias = self.blobs[0], self._bias()
+        # Channels-last (on the CPU) except for a single input channel: see layers/layout.py.
+        prepare = channels_last if self.channels > 1 else _same
         return tuple(
-            F.conv2d(x, weight, bias, self.stride, self.pad, self.dilation, self.groups) for x in bottoms
+            F.conv2d(prepare(x), weight, bias, self.stride, self.pad, self.dilation, self.groups)
+            for x in bottoms
         )
 
 
@@ -131,8 +144,8 @@ class Pooling(Layer):
             raise self.shape_error("Pooling needs a N x C x H x W bottom")
         n, c, h, w = shape
         self.method = p.pool
-        if self.method not in (caffe_pb2.PoolingParameter.MAX, caffe_pb2.PoolingParameter.AVE):
-            raise self.fail("only MAX and AVE pooling are supported")
+        if self.method not in (_MAX, _AVE, _STOCHASTIC):
+            raise self.fail(f"unknown pooling method {self.method}")
         if p.global_pooling:
             if p.HasField("kernel_size") or p.HasField("kernel_h") or p.HasField("kernel_w"):
                 raise self.fail("with global_pooling, the kernel size must not be given")
@@ -147,6 +160,13 @@ class Pooling(Layer):
             raise self.fail("with global_pooling, pad must be 0 and stride 1")
         if self.pad[0] >= self.kernel[0] or self.pad[1] >= self.kernel[1]:
             raise self.fail(f"pad {self.pad} must be smaller than the kernel {self.kernel}")
+        if self.method == _STOCHASTIC:
+            if self.pad != (0, 0):
+                raise self.fail("STOCHASTIC pooling takes no pad (Caffe's kernels place windows without it)")
+            # TRAIN samples (from a generator seeded off the net's seed); TEST takes the weighted average.
+            self.sampling = ctx.phase == caffe_pb2.TRAIN
+            self.seed = int(torch.randint(0, 2**62, (1,), generator=ctx.data_generator))
+            self.generators: dict[torch.device, torch.Generator] = {}
         self.ceil_mode = bool(p.ceil_mode)
         self.out = (self._pooled(h, 0), self._pooled(w, 1))
         if min(self.out) <= 0:
@@ -154,7 +174,7 @@ class Pooling(Layer):
         self.top_shapes = [(n, c, *self.out)]
         torch_out = tuple(self._torch_pooled(size, i) for i, size in enumerate((h, w)))
         self.fast = torch_out == self.out and all(self.pad[i] <= self.kernel[i] // 2 for i in (0, 1))
-        if not self.fast and self.method == caffe_pb2.PoolingParameter.AVE:
+        if not self.fast and self.method == _AVE:
             self.register_buffer("divisor", self._divisors(h, w), persistent=False)
 
     def _pooled(self, size: int, axis: int) -> int:
@@ -183,11 +203,12 @@ class Pooling(Layer):
 
     def forward(self, *bottoms: torch.Tensor) -> Sequence[torch.Tensor]:
         x = bottoms[0]
-        if self.fast and x.device.type == "cpu":
-            # torch's CPU pooling kernels are several times faster on channels-last data; the
-            # values are the same, only the memory layout differs (and the next conv keeps it).
-            x = x.contiguous(memory_format=torch.channels_last)
-        if self.method == caffe_pb2.PoolingParameter.MAX:
+        if self.method == _STOCHASTIC:
+            return (self._stochastic(x),)
+        if self.fast:
+            # torch's CPU pooling kernels are several times faster on channels-last data.
+            x = channels_last(x)
+        if self.method == _MAX:
             if self.fast:
                 return (F.max_pool2d(x, self.kernel, self.stride, self.pad, ceil_mode=self.ceil_mode),)
             return (self._padded(x, -FLT_MAX, F.max_pool2d),)
@@ -195,6 +216,16 @@ class Pooling(Layer):
             return (F.avg_pool2d(x, self.kernel, self.stride, self.pad, ceil_mode=self.ceil_mode),)
         sums = self._padded(x, 0.0, lambda t, k, s: F.avg_pool2d(t, k, s, divisor_override=1))
         return (sums / self.divisor,)
+
+    def _stochastic(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.sampling:
+            return pool_test(x, self.kernel, self.stride, self.out)
+        generator = self.generators.get(x.device)
+        if generator is None:
+            generator = self.generators[x.device] = torch.Generator(device=x.device).manual_seed(self.seed)
+        # 1 - U[0, 1) is U(0, 1], the range of Caffe's curand draws.
+        draws = 1.0 - torch.rand(self.top_shapes[0], generator=generator, device=x.device, dtype=x.dtype)
+        return pool_train(x, self.kernel, self.stride, self.out, draws)
 
     def _padded(self, x: torch.Tensor, value: float, pool: Any) -> torch.Tensor:
         """Pad explicitly (left by pad, right as far as the last window reaches), then pool unpadded."""
