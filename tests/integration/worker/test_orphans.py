@@ -39,8 +39,13 @@ def running(pid: int) -> bool:
 
 @pytest.mark.parametrize("death_signal", ["SIGKILL", "SIGTERM"])
 def test_the_trainer_dies_when_its_worker_is_killed(death_signal: str) -> None:
-    worker = subprocess.Popen([sys.executable, "-c", WORKER.replace("{signal}", death_signal)],
-                              stdout=subprocess.PIPE, cwd=REPO_ROOT, text=True)
+    assert_trainer_dies_with_its_worker(WORKER.replace("{signal}", death_signal))
+
+
+def assert_trainer_dies_with_its_worker(worker_source: str) -> None:
+    """Run `worker_source` (it prints `TRAINER <pid>`), kill it with SIGKILL, expect the trainer gone."""
+    worker = subprocess.Popen([sys.executable, "-c", worker_source], stdout=subprocess.PIPE, cwd=REPO_ROOT,
+                              text=True)
     assert worker.stdout is not None
     trainer = next(int(line.split()[1]) for line in worker.stdout if line.startswith("TRAINER "))
     try:

@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ import pytest
 from services.worker.training.trainer import Trainer, trainer_command
 from shared.parent_death import request_env
 from tests.conftest import REPO_ROOT
-from tests.integration.worker.test_orphans import running
+from tests.integration.worker.test_orphans import assert_trainer_dies_with_its_worker
 
 # A worker that starts a trainer arming itself the way `elasticthought` does, then waits.
 WORKER = """
@@ -42,22 +41,7 @@ asyncio.run(main())
 
 @pytest.mark.parametrize("death_signal", ["SIGKILL", "SIGTERM"])
 def test_a_trainer_that_arms_itself_dies_when_its_worker_is_killed(death_signal: str) -> None:
-    worker = subprocess.Popen([sys.executable, "-c", WORKER.replace("{signal}", death_signal)],
-                              stdout=subprocess.PIPE, cwd=REPO_ROOT, text=True)
-    assert worker.stdout is not None
-    trainer = next(int(line.split()[1]) for line in worker.stdout if line.startswith("TRAINER "))
-    try:
-        assert running(trainer) and os.getpgid(trainer) == trainer
-        worker.kill()
-        worker.wait()
-        deadline = time.monotonic() + 10
-        while running(trainer):
-            assert time.monotonic() < deadline, "the trainer outlived its killed worker"
-            time.sleep(0.05)
-    finally:
-        if running(trainer):
-            os.kill(trainer, signal.SIGKILL)
-        worker.stdout.close()
+    assert_trainer_dies_with_its_worker(WORKER.replace("{signal}", death_signal))
 
 
 def test_elasticthought_dies_at_once_when_its_parent_died_before_it_armed() -> None:
