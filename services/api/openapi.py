@@ -56,7 +56,8 @@ class _Schemas:
         for n, route in enumerate(routes):
             slots: tuple[tuple[str, Any, JsonSchemaMode], ...] = (
                 ("body", route.body, "validation"), ("query", route.query, "validation"),
-                ("response", route.response, "serialization"))
+                ("response", route.response, "serialization"),
+                *((f"also{status}", model, "serialization") for status, model, _ in route.also))
             for slot, model, mode in slots:
                 if model is not None:
                     inputs.append(((slot, n), mode, TypeAdapter(model)))
@@ -133,7 +134,11 @@ def _success(route: Route, schemas: _Schemas) -> dict[str, Any]:
     elif route.media is not None:
         body = {"type": "object"} if route.media.endswith("json") else {"type": "string"}
         response["content"] = {route.media: {"schema": body}}
-    return {str(route.status): response}
+    answers = {str(route.status): response}
+    for status, _, when in route.also:
+        answers[str(status)] = {"description": when,
+                                "content": {"application/json": {"schema": schemas.of(f"also{status}", route)}}}
+    return answers
 
 
 def _errors(route: Route) -> dict[str, Any]:

@@ -52,6 +52,9 @@ class Route:
     query: type[BaseModel] | None = None  # query parameters, one field each
     response: Any = None  # JSON success body: a model or any type pydantic can describe (list[Model])
     status: int = 200
+    # other success answers besides `status`: (status, JSON model, when it is given), e.g. a 202 when
+    # the work is queued instead of done at once
+    also: tuple[tuple[int, Any, str], ...] = ()
     media: str | None = None  # a non-JSON success body: text/plain, text/event-stream, application/octet-stream
     raw_body: tuple[str, ...] = ()  # media types accepted as a raw (streamed) request body
     errors: tuple[int, ...] = ()  # problem+json statuses besides the ones every route of its `auth` has

@@ -34,6 +34,7 @@ from services.api.schemas.classifiers import (
     CreateClassifierRequest,
     InputTransform,
 )
+from services.api.schemas.jobs import JobAccepted
 from services.api.tokens import is_id, new_id
 from services.api.validation import json_body, validated
 from shared.blobs import BlobNotFound
@@ -113,7 +114,8 @@ async def delete_classifier(request: web.Request) -> web.Response:
 
 @table.post("/v1/classifiers/{id}/classify", summary="Classify images: top-k labels with probabilities",
             auth="tenant", query=ClassifyQuery, body=ClassifyUrlsRequest, raw_body=UPLOAD_TYPES,
-            response=ClassifyResponse, errors=(409, 413, 503))
+            response=ClassifyResponse, errors=(409, 413, 503),
+            also=((202, JobAccepted, "Queued as a classify job (`async=true`, or more images than answer at once)"),))
 async def classify_images(request: web.Request) -> web.Response:
     """Images as multipart/form-data fields `image` or `images` (any number of either), or JSON
     `{"urls": [...]}` (http/https, fetched by the API; private addresses refused unless the deployment

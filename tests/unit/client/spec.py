@@ -38,9 +38,11 @@ def result_model(operation: Operation[Any, Any]) -> type[BaseModel] | None:
     return result if isinstance(result, type) and issubclass(result, BaseModel) else None
 
 
-def json_response_schema(spec: dict[str, Any], operation: dict[str, Any]) -> dict[str, Any] | None:
+def json_response_schema(spec: dict[str, Any], operation: dict[str, Any],
+                         answer: str | None = None) -> dict[str, Any] | None:
+    """The JSON schema of the operation's first success answer, or of the success status `answer`."""
     for status, response in operation["responses"].items():
-        if status.startswith("2"):
+        if status == answer or (answer is None and status.startswith("2")):
             schema = response.get("content", {}).get("application/json", {}).get("schema")
             return resolve(spec, schema) if schema else None
     return None

@@ -18,8 +18,8 @@ from tests.unit.client.spec import (
     server_spec,
 )
 
-# methods whose result is an answer the spec does not describe for the operation they cover
-OTHER_ANSWERS = {"submit_classify_job": "the 202 JobAccepted of classify_images?async=true"}
+# methods whose result is another success answer of the operation they cover than its first
+OTHER_ANSWERS = {"submit_classify_job": "202"}  # classify_images?async=true queues a classify job
 
 
 def test_every_operation_of_the_spec_has_an_sdk_method() -> None:
@@ -44,8 +44,8 @@ def test_sdk_result_models_declare_every_field_of_the_response_schemas() -> None
             continue
         model = result_model(method)
         for op_id in method.covers:
-            schema = json_response_schema(spec, by_id[op_id])
-            if model is None or schema is None or name in OTHER_ANSWERS:
+            schema = json_response_schema(spec, by_id[op_id], OTHER_ANSWERS.get(name))
+            if model is None or schema is None:
                 continue
             wrapped = list(schema.get("properties", {}).items())
             if len(wrapped) == 1 and wrapped[0][1].get("type") == "array" and wrapped[0][0] not in model.model_fields:
